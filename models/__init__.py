@@ -1,0 +1,1 @@
+"""The LSTM autoencoder: ECG5000 loading, training, calibration, evaluation, batched scoring."""

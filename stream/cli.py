@@ -1,0 +1,83 @@
+"""The ``ecg-stream`` command: one entry point, settings built once from env and options."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any
+
+import click
+from pydantic import ValidationError
+
+from stream.errors import EcgError
+from stream.settings import Settings
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+def emit(data: Any, as_json: bool) -> None:
+    """Print ``data`` as one JSON document or as ``key: value`` lines."""
+    if as_json:
+        click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+        return
+    for key, value in data.items():
+        click.echo(f"{key}: {value}")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--kafka-bootstrap", envvar="ECG_KAFKA_BOOTSTRAP", help="Kafka host:port[,...].")
+@click.option("--redis-url", envvar="ECG_REDIS_URL", help="Redis URL (redis:// or rediss://).")
+@click.option("--data-dir", envvar="ECG_DATA_DIR", type=click.Path(file_okay=False),
+              help="Directory with ECG5000_TRAIN/TEST; downloaded and cached when unset.")
+@click.option("--checkpoint", envvar="ECG_CHECKPOINT", type=click.Path(),
+              help="Model checkpoint directory (default: the shipped one).")
+@click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, **options: Any) -> None:
+    """Streaming ECG anomaly detection on Kafka, Faust and Redis.
+
+    Every option can also come from an ECG_* environment variable (for example
+    ECG_KAFKA_BOOTSTRAP); see the README's configuration reference.
+
+    \b
+    Examples:
+      ecg-stream infra up            # local Kafka (KRaft) and Redis
+      ecg-stream infra status --json
+      ecg-stream model evaluate --protocol seed --json
+    """
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("kafka", "aiokafka"):  # client libraries log every connection at INFO
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose > 1 else logging.ERROR)
+    overrides = {key: value for key, value in options.items() if value is not None}
+    try:
+        ctx.obj = Settings(**overrides)
+    except ValidationError as exc:
+        raise click.UsageError(f"invalid setting: {exc.errors()[0]['msg']}") from exc
+
+
+def _register() -> None:
+    from models.cli import model
+    from stream.infra.cli import infra
+
+    cli.add_command(infra)
+    cli.add_command(model)
+
+
+def main() -> None:
+    """Console entry point: run the CLI and turn project errors into one-line messages."""
+    _register()
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(EXIT_ERROR)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE)
+    except EcgError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_ERROR)
+    except SystemExit:
+        raise

@@ -1,0 +1,1 @@
+"""Local infrastructure without Docker: Kafka (KRaft, from Maven Central) and Redis."""

@@ -1,0 +1,98 @@
+"""A local ``redis-server`` with append-only persistence, started when none answers."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from pathlib import Path
+
+from stream.errors import ConfigError, InfraError, PrerequisiteError
+from stream.infra import procs
+from stream.infra.probes import redis_ping
+from stream.infra.state import ServiceState
+from stream.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _home(settings: Settings) -> Path:
+    return settings.state_dir.resolve() / "redis"
+
+
+def _address(settings: Settings) -> str:
+    host, port = settings.redis_host_port
+    return f"{host}:{port}"
+
+
+def managed_pid(settings: Settings) -> int | None:
+    """Pid of the redis-server this project started, if still running."""
+    pid = procs.read_pid(_home(settings) / "redis.pid")
+    return pid if pid and "redis-server" in procs.cmdline(pid) else None
+
+
+def status(settings: Settings) -> ServiceState:
+    """Does the configured Redis answer PING, and did we start it?"""
+    pid = managed_pid(settings)
+    state = "running" if redis_ping(settings) else ("unreachable" if pid else "stopped")
+    return ServiceState("redis", _address(settings), state, bool(pid), pid,
+                        detail="local redis-server" if pid else "external")
+
+
+def _config(settings: Settings, home: Path, port: int) -> str:
+    lines = [f"port {port}", "bind 127.0.0.1 ::1", f"dir {home}", "appendonly yes",
+             "appendfsync everysec", "daemonize no", "protected-mode yes", "save \"\""]
+    if settings.redis_password:
+        lines.append(f"requirepass {settings.redis_password.get_secret_value()}")
+    return "\n".join(lines) + "\n"
+
+
+def up(settings: Settings) -> ServiceState:
+    """Reuse the configured Redis when it answers; otherwise start redis-server on its port."""
+    begin = time.monotonic()
+    current = status(settings)
+    if current.state == "running":
+        return current
+    host, port = settings.redis_host_port
+    if not settings.redis_url.startswith("redis://") or not procs.is_local(host):
+        raise ConfigError(f"no Redis answers at {_address(settings)}; a local redis-server is "
+                          "only started for a redis:// URL on a loopback address")
+    pid = current.pid or _start(settings, host, port)
+    deadline = begin + settings.infra_timeout_s
+    while time.monotonic() < deadline:
+        if not procs.pid_alive(pid):
+            raise InfraError(f"redis-server exited; see {_home(settings) / 'redis.log'}")
+        if redis_ping(settings, timeout=0.5):
+            return ServiceState("redis", _address(settings), "running", True, pid, True,
+                                round(time.monotonic() - begin, 2), "local redis-server")
+        time.sleep(0.1)
+    raise InfraError(f"redis-server did not answer within {settings.infra_timeout_s:.0f}s")
+
+
+def _start(settings: Settings, host: str, port: int) -> int:
+    binary = shutil.which("redis-server")
+    if not binary:
+        raise PrerequisiteError("redis-server not found: apt-get install redis-server "
+                                "(or set ECG_REDIS_URL to a running Redis)")
+    if procs.port_open(host, port):
+        raise InfraError(f"port {port} on {host} is taken by something that does not answer as "
+                         "the configured Redis: stop it or set ECG_REDIS_URL to another port")
+    home = _home(settings)
+    home.mkdir(parents=True, exist_ok=True)
+    conf = home / "redis.conf"
+    conf.touch(mode=0o600)
+    conf.chmod(0o600)
+    conf.write_text(_config(settings, home, port))
+    log.info("starting redis-server on port %d", port)
+    return procs.start_detached([binary, str(conf)], home / "redis.log", home / "redis.pid", home)
+
+
+def down(settings: Settings) -> ServiceState:
+    """Stop the redis-server this project started (one we did not start is left alone)."""
+    pid = managed_pid(settings)
+    if pid is None:
+        return status(settings)
+    clean = procs.stop_pid(pid, timeout=30.0)
+    (_home(settings) / "redis.pid").unlink(missing_ok=True)
+    return ServiceState("redis", _address(settings), "stopped", True, pid,
+                        detail="stopped cleanly" if clean else "killed after 30s")
