@@ -35,7 +35,7 @@ def emit(data: Any, as_json: bool) -> None:
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
 @click.pass_context
 def cli(ctx: click.Context, verbose: int, **options: Any) -> None:
-    """Streaming ECG anomaly detection on Kafka, Faust and Redis.
+    r"""Streaming ECG anomaly detection on Kafka, Faust and Redis.
 
     Every option can also come from an ECG_* environment variable (for example
     ECG_KAFKA_BOOTSTRAP); see the README's configuration reference.
@@ -54,15 +54,17 @@ def cli(ctx: click.Context, verbose: int, **options: Any) -> None:
     try:
         ctx.obj = Settings(**overrides)
     except ValidationError as exc:
-        raise click.UsageError(f"invalid setting: {exc.errors()[0]['msg']}") from exc
+        msg = f"invalid setting: {exc.errors()[0]['msg']}"
+        raise click.UsageError(msg) from exc
 
 
 def _register() -> None:
     from models.cli import model
     from stream.infra.cli import infra
+    from stream.smoke import smoke
 
-    cli.add_command(infra)
-    cli.add_command(model)
+    for command in (infra, model, smoke):
+        cli.add_command(command)
 
 
 def main() -> None:

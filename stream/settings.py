@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ECG_", frozen=True, extra="forbid")
 
     # Kafka connection and security (passed to kafka-python, aiokafka and Faust alike).
-    kafka_bootstrap: str = Field("localhost:9092", description="Kafka bootstrap servers, host:port[,host:port]")
+    kafka_bootstrap: str = Field("localhost:9092", description="host:port[,host:port]")
     kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
     kafka_sasl_mechanism: SaslMechanism | None = None
     kafka_sasl_username: str | None = None
@@ -47,9 +47,31 @@ class Settings(BaseSettings):
     topic_partitions: int = Field(4, ge=1)
     topic_replication: int = Field(1, ge=1)
 
+    # Worker: micro-batching, input limits, continuous-mode buffers.
+    batch_size: int = Field(256, ge=1, description="most beats in one model call")
+    batch_within_ms: int = Field(50, ge=1, description="longest a beat waits for its batch")
+    torch_threads: int = Field(1, ge=1, description="intra-op threads of the scorer")
+    max_payload_bytes: int = Field(65_536, ge=256, description="larger messages are dead-lettered")
+    max_buffer_samples: int = Field(8_192, ge=512, description="per-patient continuous buffer cap")
+    reorder_window: int = Field(8, ge=0, description="frames held back waiting for a missing one")
+    max_sampling_rate: float = Field(10_000.0, gt=0, description="frames claiming more are refused")
+
+    # Threshold policy (see docs): static from the checkpoint, adapted per patient after warm-up.
+    threshold_mode: Literal["static", "adaptive"] = "adaptive"
+    warmup_beats: int = Field(32, ge=0, description="beats per patient before its own stats count")
+    threshold_k: float = Field(4.0, gt=0, description="patient threshold = mean + k * std")
+    stats_update_on_anomaly: bool = False
+    ewma_alpha: float = Field(0.05, gt=0, le=1)
+
+    # Alert consumer: fire when >= m of the last n beats are anomalous; then stay quiet.
+    alert_m: int = Field(3, ge=1)
+    alert_n: int = Field(5, ge=1)
+    alert_cooldown_s: float = Field(30.0, ge=0)
+
     # Data and model.
     data_dir: Path | None = Field(None, description="directory holding ECG5000_TRAIN/TEST")
-    cache_dir: Path = Field(Path.home() / ".cache" / "ecg-stream", description="downloads, Maven libs")
+    cache_dir: Path = Field(Path.home() / ".cache" / "ecg-stream",
+                            description="downloads, Maven libs")
     checkpoint: Path | None = Field(None, description="model checkpoint dir; default: shipped")
 
     # Local infrastructure (``ecg-stream infra``).
@@ -64,14 +86,16 @@ class Settings(BaseSettings):
         for server in value.split(","):
             host, _, port = server.strip().rpartition(":")
             if not host or not port.isdigit():
-                raise ValueError(f"bootstrap server {server!r} is not host:port")
+                msg = f"bootstrap server {server!r} is not host:port"
+                raise ValueError(msg)
         return value
 
     @field_validator("redis_url")
     @classmethod
     def _redis_scheme(cls, value: str) -> str:
         if urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
-            raise ValueError(f"redis URL {value!r} must start with redis://, rediss:// or unix://")
+            msg = f"redis URL {value!r} must start with redis://, rediss:// or unix://"
+            raise ValueError(msg)
         return value
 
     @property

@@ -64,16 +64,22 @@ def java_binary() -> str:
     home = os.environ.get("JAVA_HOME")
     java = str(Path(home) / "bin" / "java") if home else shutil.which("java")
     if not java or not Path(java).exists():
-        raise PrerequisiteError("Java 17+ is required for the local Kafka broker: install a JDK "
+        msg = (
+            "Java 17+ is required for the local Kafka broker: install a JDK "
                                 "(Debian: apt-get install openjdk-17-jre-headless) or set "
-                                "ECG_KAFKA_BOOTSTRAP to a running broker")
+                                "ECG_KAFKA_BOOTSTRAP to a running broker"
+        )
+        raise PrerequisiteError(msg)
     out = subprocess.run([java, "-version"], capture_output=True, text=True, check=False).stderr
     match = re.search(r'version "(\d+)(?:\.(\d+))?', out)
     major = int(match.group(1)) if match else 0
     major = int(match.group(2)) if match and major == 1 and match.group(2) else major
     if major < MIN_JAVA:
-        raise PrerequisiteError(f"Kafka 4 needs Java {MIN_JAVA}+, found {major or 'unknown'} at "
-                                f"{java}: install a newer JDK or point JAVA_HOME at one")
+        msg = (
+            f"Kafka 4 needs Java {MIN_JAVA}+, found {major or 'unknown'} at "
+                                f"{java}: install a newer JDK or point JAVA_HOME at one"
+        )
+        raise PrerequisiteError(msg)
     return java
 
 
@@ -85,8 +91,11 @@ def resolve(settings: Settings) -> Path:
         return paths.libs
     mvn = shutil.which("mvn")
     if not mvn:
-        raise PrerequisiteError("Maven is required once to fetch Kafka from Maven Central: "
-                                "apt-get install maven (or set ECG_KAFKA_BOOTSTRAP to a broker)")
+        msg = (
+            "Maven is required once to fetch Kafka from Maven Central: "
+                                "apt-get install maven (or set ECG_KAFKA_BOOTSTRAP to a broker)"
+        )
+        raise PrerequisiteError(msg)
     paths.libs.mkdir(parents=True, exist_ok=True)
     pom = resources.files("stream.infra").joinpath("pom.xml")
     with resources.as_file(pom) as pom_path:
@@ -146,7 +155,8 @@ def format_storage(settings: Settings, paths: KafkaPaths, libs: Path) -> None:
                      "-t", cluster_id, "-c", str(paths.config))
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise InfraError(f"formatting KRaft storage failed: {done.stderr.strip()[-400:]}")
+        msg = f"formatting KRaft storage failed: {done.stderr.strip()[-400:]}"
+        raise InfraError(msg)
 
 
 def managed_pid(settings: Settings) -> int | None:
@@ -188,16 +198,26 @@ def up(settings: Settings) -> ServiceState:
 
 def _check_startable(settings: Settings, host: str, port: int) -> None:
     if len(settings.kafka_hosts) > 1 or not procs.is_local(host):
-        raise ConfigError(f"no Kafka broker answers at {settings.kafka_bootstrap}; a local one is "
-                          "only started for a single loopback address (e.g. localhost:9092)")
+        msg = (
+            f"no Kafka broker answers at {settings.kafka_bootstrap}; a local one is "
+                          "only started for a single loopback address (e.g. localhost:9092)"
+        )
+        raise ConfigError(msg)
     if settings.kafka_security_protocol != "PLAINTEXT":
-        raise ConfigError("the local broker is PLAINTEXT only; unset ECG_KAFKA_SECURITY_PROTOCOL "
-                          "or point ECG_KAFKA_BOOTSTRAP at your secured cluster")
+        msg = (
+            "the local broker is PLAINTEXT only; unset ECG_KAFKA_SECURITY_PROTOCOL "
+                          "or point ECG_KAFKA_BOOTSTRAP at your secured cluster"
+        )
+        raise ConfigError(msg)
     for taken in (port, settings.kafka_controller_port):
         if procs.port_open(host, taken):
-            raise InfraError(f"port {taken} on {host} is taken by something that is not a healthy "
-                             "Kafka broker: stop it, or choose other ports with ECG_KAFKA_BOOTSTRAP "
-                             "and ECG_KAFKA_CONTROLLER_PORT")
+            msg = (
+                f"port {taken} on {host} is taken by something that is not a healthy "
+                             "Kafka broker: stop it, or choose other ports with "
+                             "ECG_KAFKA_BOOTSTRAP "
+                             "and ECG_KAFKA_CONTROLLER_PORT"
+            )
+            raise InfraError(msg)
 
 
 def _wait_ready(settings: Settings, pid: int, begin: float) -> ServiceState:
@@ -206,14 +226,19 @@ def _wait_ready(settings: Settings, pid: int, begin: float) -> ServiceState:
     while time.monotonic() < deadline:
         if not procs.pid_alive(pid):
             tail = _log_tail(KafkaPaths.of(settings).logfile)
-            raise InfraError(f"the Kafka broker exited during start-up; last log lines: {tail}")
+            msg = f"the Kafka broker exited during start-up; last log lines: {tail}"
+            raise InfraError(msg)
         if procs.port_open(host, port) and kafka_round_trip(settings, timeout=10.0):
             ready = round(time.monotonic() - begin, 2)
-            return ServiceState("kafka", settings.kafka_bootstrap, "running", True, pid, True, ready,
+            return ServiceState("kafka", settings.kafka_bootstrap, "running", True, pid, True,
+                                ready,
                                 f"Apache Kafka {settings.kafka_version} (KRaft)")
         time.sleep(0.5)
-    raise InfraError(f"Kafka did not become ready within {settings.infra_timeout_s:.0f}s; "
-                     f"see {KafkaPaths.of(settings).logfile}")
+    msg = (
+        f"Kafka did not become ready within {settings.infra_timeout_s:.0f}s; "
+                     f"see {KafkaPaths.of(settings).logfile}"
+    )
+    raise InfraError(msg)
 
 
 def _log_tail(path: Path, lines: int = 5) -> str:

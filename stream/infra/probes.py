@@ -54,7 +54,9 @@ def ensure_topic(settings: Settings, name: str, partitions: int, timeout: float 
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
-    admin = KafkaAdminClient(**kafka_python_config(settings), request_timeout_ms=int(timeout * 1000))
+    ms = int(timeout * 1000)
+    admin = KafkaAdminClient(**kafka_python_config(settings), request_timeout_ms=ms,
+                             bootstrap_timeout_ms=ms)
     try:
         if name in admin.list_topics():
             return False

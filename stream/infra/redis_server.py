@@ -55,28 +55,39 @@ def up(settings: Settings) -> ServiceState:
         return current
     host, port = settings.redis_host_port
     if not settings.redis_url.startswith("redis://") or not procs.is_local(host):
-        raise ConfigError(f"no Redis answers at {_address(settings)}; a local redis-server is "
-                          "only started for a redis:// URL on a loopback address")
+        msg = (
+            f"no Redis answers at {_address(settings)}; a local redis-server is "
+                          "only started for a redis:// URL on a loopback address"
+        )
+        raise ConfigError(msg)
     pid = current.pid or _start(settings, host, port)
     deadline = begin + settings.infra_timeout_s
     while time.monotonic() < deadline:
         if not procs.pid_alive(pid):
-            raise InfraError(f"redis-server exited; see {_home(settings) / 'redis.log'}")
+            msg = f"redis-server exited; see {_home(settings) / 'redis.log'}"
+            raise InfraError(msg)
         if redis_ping(settings, timeout=0.5):
             return ServiceState("redis", _address(settings), "running", True, pid, True,
                                 round(time.monotonic() - begin, 2), "local redis-server")
         time.sleep(0.1)
-    raise InfraError(f"redis-server did not answer within {settings.infra_timeout_s:.0f}s")
+    msg = f"redis-server did not answer within {settings.infra_timeout_s:.0f}s"
+    raise InfraError(msg)
 
 
 def _start(settings: Settings, host: str, port: int) -> int:
     binary = shutil.which("redis-server")
     if not binary:
-        raise PrerequisiteError("redis-server not found: apt-get install redis-server "
-                                "(or set ECG_REDIS_URL to a running Redis)")
+        msg = (
+            "redis-server not found: apt-get install redis-server "
+                                "(or set ECG_REDIS_URL to a running Redis)"
+        )
+        raise PrerequisiteError(msg)
     if procs.port_open(host, port):
-        raise InfraError(f"port {port} on {host} is taken by something that does not answer as "
-                         "the configured Redis: stop it or set ECG_REDIS_URL to another port")
+        msg = (
+            f"port {port} on {host} is taken by something that does not answer as "
+                         "the configured Redis: stop it or set ECG_REDIS_URL to another port"
+        )
+        raise InfraError(msg)
     home = _home(settings)
     home.mkdir(parents=True, exist_ok=True)
     conf = home / "redis.conf"

@@ -1,0 +1,114 @@
+"""Wire schemas (JSON, version 1) of every topic, declared once.
+
+Keys of all messages are the patient id (UTF-8), so one patient's messages stay in order on
+one partition. Timestamps are integer epoch milliseconds (UTC).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SCHEMA_VERSION = 1
+BEAT_LENGTH = 140
+
+
+def now_ms() -> int:
+    """Current time as integer epoch milliseconds (UTC)."""
+    return time.time_ns() // 1_000_000
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
+
+    schema_: Literal[1] = Field(SCHEMA_VERSION, alias="schema")
+
+
+class BeatMessage(_Wire):
+    """``ecg.beats``: one heartbeat (beat mode).
+
+    ``samples`` of another length than 140 are resampled to 140 by the worker, which notes the
+    original length in the score record.
+    """
+
+    patient: str = Field(min_length=1, max_length=128)
+    seq: int = Field(ge=0, description="beat sequence number within the patient")
+    samples: list[float] = Field(min_length=8, max_length=4096)
+    sent_ms: int = Field(ge=0, description="producer send time")
+
+    @field_validator("samples")
+    @classmethod
+    def _finite(cls, value: list[float]) -> list[float]:
+        if any(v != v or v in (float("inf"), float("-inf")) for v in value):
+            msg = "samples contain NaN or infinity"
+            raise ValueError(msg)
+        return value
+
+
+class FrameMessage(_Wire):
+    """``ecg.signal``: K consecutive samples of one patient's continuous signal."""
+
+    patient: str = Field(min_length=1, max_length=128)
+    frame_seq: int = Field(ge=0, description="frame number; frame n starts at start_sample")
+    start_sample: int = Field(ge=0, description="index of samples[0] in the patient's signal")
+    fs: float = Field(gt=0, description="sampling rate, Hz")
+    samples: list[float] = Field(min_length=1, max_length=4096)
+    sent_ms: int = Field(ge=0)
+
+    @field_validator("samples")
+    @classmethod
+    def _finite(cls, value: list[float]) -> list[float]:
+        return BeatMessage._finite(value)
+
+
+class ScoreRecord(_Wire):
+    """``ecg.scores`` (every beat) and ``ecg.anomalies`` (beats judged anomalous).
+
+    A beat's identity is (patient, seq) in beat mode and (patient, onset_sample) in
+    continuous mode; duplicates after a crash carry the same identity.
+    """
+
+    patient: str
+    mode: Literal["beat", "continuous"]
+    seq: int = Field(description="beat seq (beat mode) or detected beat index (continuous)")
+    onset_sample: int | None = Field(None, description="continuous mode: detected beat onset")
+    score: float = Field(description="reconstruction error (mean absolute error)")
+    threshold: float
+    threshold_source: Literal["static", "patient"]
+    anomalous: bool
+    model_version: str
+    resampled_from: int | None = Field(None, description="original length when not 140")
+    degraded: bool = Field(False, description="Redis unavailable: static threshold used")
+    sent_ms: int
+    received_ms: int
+    published_ms: int
+    worker: str = ""
+
+
+class DeadLetter(_Wire):
+    """``ecg.deadletter``: input that could not be processed, with why and where it came from."""
+
+    reason: str = Field(description="short machine-readable reason, e.g. invalid_json")
+    detail: str = Field("", max_length=1000)
+    source_topic: str
+    partition: int
+    offset: int
+    key: str | None = None
+    payload: str = Field("", description="raw payload (UTF-8, invalid bytes escaped), capped")
+    payload_bytes: int = Field(0, description="size of the original payload")
+    received_ms: int
+    worker: str = ""
+
+
+class Alert(_Wire):
+    """``ecg.alerts``: m of the last n beats of a patient were anomalous."""
+
+    patient: str
+    anomalies: int
+    window: int
+    first_seq: int
+    last_seq: int
+    raised_ms: int
+    max_score: float

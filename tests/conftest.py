@@ -1,0 +1,56 @@
+"""Shared fixtures: settings, unique names, and the real Kafka and Redis for integration tests.
+
+The integration tier starts the local Kafka (KRaft) and Redis through the project's own
+launcher when none answers at the configured addresses, and stops only what it started.
+An unreachable service fails the run; it never turns into a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from stream.infra import services
+from stream.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test under tests/integration as ``integration``."""
+    for item in items:
+        if "integration" in item.path.parts:
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    """Settings from the environment, with the state folder pinned to the project root."""
+    state = os.environ.get("ECG_STATE_DIR", str(ROOT / ".ecg"))
+    return Settings(state_dir=Path(state))
+
+
+@pytest.fixture(scope="session")
+def infra(settings: Settings) -> Iterator[Settings]:
+    """Kafka and Redis, up for the whole session; what this fixture started is stopped after."""
+    states = services.up(settings)
+    for state in states:
+        if state.state != "running":
+            pytest.fail(f"{state.name} is not running: {state}")
+    yield settings
+    services.down(settings, only_started=states)
+
+
+@pytest.fixture
+def unique() -> Callable[[str], str]:
+    """A factory of names unique to this test (topics, groups, Redis key prefixes)."""
+    token = uuid.uuid4().hex[:10]
+
+    def make(stem: str) -> str:
+        return f"test.{stem}.{token}"
+
+    return make
