@@ -60,10 +60,15 @@ def cli(ctx: click.Context, verbose: int, **options: Any) -> None:
 
 def _register() -> None:
     from models.cli import model
+    from producers.cli import replay
+    from stream.alerts_cli import alerts
+    from stream.demo import demo
+    from stream.evaluate_cli import evaluate_stream
     from stream.infra.cli import infra
     from stream.smoke import smoke
+    from stream.worker_cli import worker
 
-    for command in (infra, model, smoke):
+    for command in (demo, infra, model, smoke, replay, worker, alerts, evaluate_stream):
         cli.add_command(command)
 
 

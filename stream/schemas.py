@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, field_validator
 
 SCHEMA_VERSION = 1
 BEAT_LENGTH = 140
@@ -26,7 +26,13 @@ class _Wire(BaseModel):
     schema_: Literal[1] = Field(SCHEMA_VERSION, alias="schema")
 
 
-class BeatMessage(_Wire):
+class _Input(_Wire):
+    """Input messages: the schema version is required; numbers are strict (no strings or bools)."""
+
+    schema_: Literal[1] = Field(alias="schema")
+
+
+class BeatMessage(_Input):
     """``ecg.beats``: one heartbeat (beat mode).
 
     ``samples`` of another length than 140 are resampled to 140 by the worker, which notes the
@@ -34,9 +40,9 @@ class BeatMessage(_Wire):
     """
 
     patient: str = Field(min_length=1, max_length=128)
-    seq: int = Field(ge=0, description="beat sequence number within the patient")
-    samples: list[float] = Field(min_length=8, max_length=4096)
-    sent_ms: int = Field(ge=0, description="producer send time")
+    seq: StrictInt = Field(ge=0, description="beat sequence number within the patient")
+    samples: list[StrictFloat] = Field(min_length=8, max_length=4096)
+    sent_ms: StrictInt = Field(ge=0, description="producer send time")
 
     @field_validator("samples")
     @classmethod
@@ -47,15 +53,15 @@ class BeatMessage(_Wire):
         return value
 
 
-class FrameMessage(_Wire):
+class FrameMessage(_Input):
     """``ecg.signal``: K consecutive samples of one patient's continuous signal."""
 
     patient: str = Field(min_length=1, max_length=128)
-    frame_seq: int = Field(ge=0, description="frame number; frame n starts at start_sample")
-    start_sample: int = Field(ge=0, description="index of samples[0] in the patient's signal")
-    fs: float = Field(gt=0, description="sampling rate, Hz")
-    samples: list[float] = Field(min_length=1, max_length=4096)
-    sent_ms: int = Field(ge=0)
+    frame_seq: StrictInt = Field(ge=0, description="frame number within the patient")
+    start_sample: StrictInt = Field(ge=0, description="index of samples[0] in the signal")
+    fs: StrictFloat = Field(gt=0, description="sampling rate, Hz")
+    samples: list[StrictFloat] = Field(min_length=1, max_length=4096)
+    sent_ms: StrictInt = Field(ge=0)
 
     @field_validator("samples")
     @classmethod

@@ -47,7 +47,9 @@ class Settings(BaseSettings):
     topic_partitions: int = Field(4, ge=1)
     topic_replication: int = Field(1, ge=1)
 
-    # Worker: micro-batching, input limits, continuous-mode buffers.
+    # Worker: consumer group, micro-batching, input limits, continuous-mode buffers.
+    worker_group: str = Field("ecg-stream-worker", description="Faust app id = consumer group")
+    worker_web_port: int | None = Field(None, description="Faust web server port; None: off")
     batch_size: int = Field(256, ge=1, description="most beats in one model call")
     batch_within_ms: int = Field(50, ge=1, description="longest a beat waits for its batch")
     torch_threads: int = Field(1, ge=1, description="intra-op threads of the scorer")

@@ -1,0 +1,90 @@
+"""The Faust application: the one module that creates the app, its topics and agents.
+
+Agents stay thin: they micro-batch raw records with ``stream.take_events`` (size and
+``within`` bound from settings) and hand them to :class:`stream.runtime.WorkerRuntime`.
+Outputs are awaited before the loop body ends, so offsets are committed only after a beat's
+outputs were produced (at-least-once). Agent concurrency stays 1 (faust #606): scale with
+partitions and worker processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from typing import Any
+
+import faust
+
+from stream.decode import RawInput
+from stream.kafka_config import faust_broker_url, faust_credentials
+from stream.runtime import BatchResult, WorkerRuntime
+from stream.schemas import now_ms
+from stream.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _raw(app: faust.App, name: str, partitions: int) -> Any:
+    return app.topic(name, key_serializer="raw", value_serializer="raw", partitions=partitions)
+
+
+def _records(events: list[Any]) -> list[RawInput]:
+    received = now_ms()
+    return [RawInput(e.message.topic, e.message.partition, e.message.offset, e.message.key,
+                     e.message.value, received) for e in events]
+
+
+def create_app(settings: Settings, runtime_factory: Any) -> faust.App:
+    """The worker app; ``runtime_factory(publish) -> WorkerRuntime`` is called on start-up."""
+    app = faust.App(
+        settings.worker_group, broker=faust_broker_url(settings),
+        broker_credentials=faust_credentials(settings), store="memory://",
+        topic_partitions=settings.topic_partitions, topic_replication_factor=settings.topic_replication,
+        consumer_auto_offset_reset="earliest", web_enabled=settings.worker_web_port is not None,
+        web_port=settings.worker_web_port or 6066, producer_linger_ms=5,
+        stream_buffer_maxsize=max(4096, 4 * settings.batch_size),
+    )
+    parts = settings.topic_partitions
+    beats_in, signal_in = _raw(app, settings.topic_beats, parts), _raw(app, settings.topic_signal, parts)
+    outputs = {name: _raw(app, name, parts) for name in
+               (settings.topic_scores, settings.topic_anomalies, settings.topic_deadletter)}
+    within = settings.batch_within_ms / 1000.0
+    state: dict[str, WorkerRuntime] = {}
+
+    async def publish(result: BatchResult) -> None:
+        futures = []
+        for topic, records in ((settings.topic_scores, result.scores),
+                               (settings.topic_anomalies, result.anomalies)):
+            for record in records:
+                futures.append(await outputs[topic].send(
+                    key=record.patient.encode(), value=record.model_dump_json(by_alias=True).encode()))
+        for letter in result.dead:
+            futures.append(await outputs[settings.topic_deadletter].send(
+                key=letter.key.encode() if letter.key else None,
+                value=letter.model_dump_json(by_alias=True).encode()))
+        await asyncio.gather(*futures)
+
+    def runtime() -> WorkerRuntime:
+        if "runtime" not in state:
+            state["runtime"] = runtime_factory(publish)
+        return state["runtime"]
+
+    @app.agent(beats_in, name="score-beats")
+    async def score_beats(stream: Any) -> None:
+        async for events in stream.take_events(settings.batch_size, within=within):
+            await runtime().handle_beats(_records(events))
+
+    @app.agent(signal_in, name="segment-signal")
+    async def segment_signal(stream: Any) -> None:
+        async for events in stream.take_events(settings.batch_size, within=within):
+            await runtime().handle_frames(_records(events))
+
+    app.ecg_runtime = runtime  # type: ignore[attr-defined]
+    return app
+
+
+def worker_id() -> str:
+    """host:pid of this worker process, carried by every record it publishes."""
+    return f"{socket.gethostname()}:{os.getpid()}"

@@ -1,0 +1,313 @@
+"""Per-patient online segmentation of continuous-mode frames into 140-sample beats.
+
+The worker keeps one :class:`PatientSegmenter` per patient and feeds it frames in arrival
+order. Frames are put back in ``frame_seq`` order (a bounded reorder buffer), appended to a
+sample buffer, and beat starts are found there with the matched filter of
+:mod:`stream.fiducial`; true onsets are never given to it. Every frame that is not used, and
+every stretch of signal that ends in no beat, is reported as an :class:`Issue` with a
+machine-readable :class:`Reason`, so the worker can dead-letter or count it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+
+from models.normalize import BEAT_LENGTH, znormalize
+from stream.fiducial import Fiducial, find_fiducials, load_fiducial, resample_beat
+
+if TYPE_CHECKING:
+    from stream.settings import Settings
+
+
+class Reason(StrEnum):
+    """Why a frame or a stretch of signal did not become (only) beats."""
+
+    DUPLICATE = "duplicate"  # frame_seq already consumed or already held
+    LATE = "late"  # arrived after its gap was declared: dropped
+    REORDERED = "reordered"  # ahead of a missing frame: held (informational, nothing lost)
+    GAP = "gap"  # missing frames given up after reorder_window held frames
+    FAR_FUTURE = "far_future"  # frame_seq too far ahead of the expected one: dropped
+    RESYNC = "resync"  # several far-future frames in a row: stream restarted there
+    START_MISMATCH = "start_mismatch"  # start_sample disagrees with the frames before it
+    BAD_FS = "bad_fs"  # sampling rate not finite or out of range: frame dropped
+    FS_CHANGED = "fs_changed"  # sampling rate changed: buffer restarted at the new rate
+    BAD_SAMPLES = "bad_samples"  # empty or non-finite samples: frame dropped
+    BUFFER_OVERFLOW = "buffer_overflow"  # no boundary within max_buffer_samples: reset
+    PARTIAL_BEAT = "partial_beat"  # samples before the first / after the last boundary
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One irregularity; ``samples_lost`` counts signal samples that became no beat."""
+
+    reason: Reason
+    frame_seq: int | None = None
+    samples_lost: int = 0
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Beat:
+    """A beat cut from the signal.
+
+    Attributes:
+        onset_sample: index of its first sample in the patient's signal.
+        length: raw length before resampling, samples.
+        samples: float32, shape ``(140,)``, resampled to 140 then z-normalized.
+        interpolated: True when a boundary was inserted from the rhythm, not detected.
+    """
+
+    onset_sample: int
+    length: int
+    samples: NDArray[np.float32]
+    interpolated: bool = False
+
+
+@dataclass
+class PushResult:
+    """What one call produced: completed beats (in signal order) and issues."""
+
+    beats: list[Beat] = field(default_factory=list)
+    issues: list[Issue] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SegmenterConfig:
+    """Limits of one patient's segmenter.
+
+    Attributes:
+        max_buffer_samples: a buffer growing past this without a boundary is reset.
+        reorder_window: frames held waiting for a missing one before a gap is declared.
+        max_sampling_rate: frames claiming more (Hz) are dropped.
+        min_sampling_rate: frames claiming less (Hz) are dropped.
+        max_ahead: frames more than this many past the expected seq are far-future.
+    """
+
+    max_buffer_samples: int = 8_192
+    reorder_window: int = 8
+    max_sampling_rate: float = 10_000.0
+    min_sampling_rate: float = 20.0
+    max_ahead: int = 64
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SegmenterConfig:
+        """The limits named in the project settings."""
+        return cls(
+            max_buffer_samples=settings.max_buffer_samples,
+            reorder_window=settings.reorder_window,
+            max_sampling_rate=settings.max_sampling_rate,
+            max_ahead=max(64, 4 * (settings.reorder_window + 1)),
+        )
+
+
+@dataclass
+class _Frame:
+    seq: int
+    start: int
+    samples: NDArray[np.float64]
+
+
+class PatientSegmenter:
+    """Online segmenter of one patient's frames; not thread-safe, one per patient."""
+
+    def __init__(self, config: SegmenterConfig | None = None, fiducial: Fiducial | None = None):
+        self.config = config or SegmenterConfig()
+        self.fiducial = fiducial or load_fiducial()
+        self.fs: float | None = None
+        self._expected: int | None = None  # next frame_seq to consume
+        self._pending: dict[int, _Frame] = {}
+        self._gaps: deque[tuple[int, int]] = deque(maxlen=16)
+        self._far_run = 0
+        self._restart_buffer(0)
+
+    def push(self, frame_seq: int, start_sample: int, fs: float, samples: NDArray) -> PushResult:
+        """Feed one frame as it arrived; called by the worker for every frame message.
+
+        Args:
+            frame_seq: the frame's sequence number.
+            start_sample: index of ``samples[0]`` in the patient's signal.
+            fs: sampling rate, Hz.
+            samples: shape ``(k,)``, the frame's samples (z-normalized units).
+
+        Returns:
+            Beats completed by this frame and the issues it raised.
+        """
+        out = PushResult()
+        values = np.asarray(samples, dtype=np.float64).ravel()
+        if not self._admit(frame_seq, fs, values, out):
+            return out
+        if self._expected is None or fs != self.fs:
+            self._start_stream(frame_seq, start_sample, fs, out)
+        self._route(_Frame(frame_seq, start_sample, values), out)
+        return out
+
+    def finish(self) -> PushResult:
+        """End of stream: use the held frames, then cut the last beat; the segmenter resets."""
+        out = PushResult()
+        if self._expected is None:
+            return out
+        while self._pending:
+            self._declare_gap(out)
+        self._detect(out, final=True)
+        tail = self._end - self._onset if self._onset is not None else self._buf.size
+        if self._onset is not None and self._refractory <= tail <= self._max_interval():
+            self._emit(self._onset, self._end, self._onset_interpolated, out)
+        elif tail > 0:
+            out.issues.append(Issue(Reason.PARTIAL_BEAT, None, int(tail), "end of stream"))
+        self._expected = None
+        self._restart_buffer(self._end)
+        return out
+
+    # Frame admission and ordering.
+
+    def _admit(self, seq: int, fs: float, values: NDArray, out: PushResult) -> bool:
+        cfg = self.config
+        if not (math.isfinite(fs) and cfg.min_sampling_rate <= fs <= cfg.max_sampling_rate):
+            out.issues.append(Issue(Reason.BAD_FS, seq, values.size, f"fs={fs}"))
+            return False
+        if values.size == 0 or not np.isfinite(values).all():
+            out.issues.append(Issue(Reason.BAD_SAMPLES, seq, values.size, "empty or non-finite"))
+            return False
+        if self._expected is not None and self.fs is not None and fs != self.fs:
+            lost = self._buf.size + sum(f.samples.size for f in self._pending.values())
+            out.issues.append(Issue(Reason.FS_CHANGED, seq, lost, f"{self.fs} -> {fs} Hz"))
+        return True
+
+    def _start_stream(self, seq: int, start: int, fs: float, out: PushResult) -> None:
+        self.fs = fs
+        self._template, self._refractory = self.fiducial.scaled(fs)
+        self._nominal = self.fiducial.beat_length * fs / self.fiducial.fs
+        self._expected = seq
+        self._pending.clear()
+        self._restart_buffer(start)
+
+    def _route(self, frame: _Frame, out: PushResult) -> None:
+        seq, expected = frame.seq, self._expected if self._expected is not None else frame.seq
+        if seq < expected or seq in self._pending:
+            late = any(lo <= seq <= hi for lo, hi in self._gaps)
+            reason = Reason.LATE if late else Reason.DUPLICATE
+            out.issues.append(Issue(reason, seq, frame.samples.size if late else 0))
+            return
+        if seq > expected + self.config.max_ahead:
+            self._far_future(frame, out)
+            return
+        self._far_run = 0
+        self._pending[seq] = frame
+        if seq > expected:
+            out.issues.append(Issue(Reason.REORDERED, seq, 0, f"waiting for {expected}"))
+        self._drain(out)
+        while len(self._pending) > self.config.reorder_window:
+            self._declare_gap(out)
+
+    def _far_future(self, frame: _Frame, out: PushResult) -> None:
+        self._far_run += 1
+        if self._far_run <= self.config.reorder_window:
+            detail = f"expected {self._expected}"
+            out.issues.append(Issue(Reason.FAR_FUTURE, frame.seq, frame.samples.size, detail))
+            return
+        lost = self._buf.size + sum(f.samples.size for f in self._pending.values())
+        out.issues.append(Issue(Reason.RESYNC, frame.seq, lost, f"expected {self._expected}"))
+        self._far_run = 0
+        self._gaps.append((self._expected or 0, frame.seq - 1))
+        self._start_stream(frame.seq, frame.start, self.fs or self.fiducial.fs, out)
+        self._route(frame, out)
+
+    def _drain(self, out: PushResult) -> None:
+        while self._expected in self._pending:
+            frame = self._pending.pop(self._expected)
+            self._expected += 1
+            if frame.start != self._end:
+                detail = f"start_sample {frame.start}, expected {self._end}"
+                out.issues.append(Issue(Reason.START_MISMATCH, frame.seq, 0, detail))
+                self._reset(frame.start, out, "start mismatch")
+            self._append(frame.samples, out)
+
+    def _declare_gap(self, out: PushResult) -> None:
+        first = min(self._pending)
+        lo, hi = self._expected or 0, first - 1
+        self._gaps.append((lo, hi))
+        lost = max(0, self._pending[first].start - self._end)
+        out.issues.append(Issue(Reason.GAP, lo, lost, f"frames {lo}..{hi} missing"))
+        self._reset(self._pending[first].start, out, "gap")
+        self._expected = first
+        self._drain(out)
+
+    # Sample buffer and beat cutting.
+
+    def _restart_buffer(self, start: int) -> None:
+        self._buf = np.empty(0, dtype=np.float64)
+        self._buf_start = start
+        self._fid: int | None = None
+        self._onset: int | None = None
+        self._onset_interpolated = False
+        self._intervals: deque[int] = deque(maxlen=8)
+
+    @property
+    def _end(self) -> int:
+        return self._buf_start + self._buf.size
+
+    def _reset(self, new_start: int, out: PushResult, why: str) -> None:
+        kept = self._end - (self._onset if self._onset is not None else self._buf_start)
+        if kept > 0:
+            out.issues.append(Issue(Reason.PARTIAL_BEAT, None, int(kept), why))
+        self._restart_buffer(new_start)
+
+    def _append(self, values: NDArray[np.float64], out: PushResult) -> None:
+        self._buf = np.concatenate([self._buf, values])
+        self._detect(out, final=False)
+        if self._buf.size > self.config.max_buffer_samples:
+            lost = self._buf.size
+            out.issues.append(Issue(Reason.BUFFER_OVERFLOW, None, lost, "no boundary found"))
+            self._restart_buffer(self._end)
+
+    def _beat_length(self) -> float:
+        return float(np.median(self._intervals)) if self._intervals else self._nominal
+
+    def _max_interval(self) -> float:
+        return self.fiducial.fill * self._beat_length()
+
+    def _detect(self, out: PushResult, final: bool) -> None:
+        peaks = find_fiducials(self._buf, self._template, self.fiducial.height, self._refractory)
+        horizon = 0 if final else self._refractory
+        limit = self._buf.size - self._template.size - horizon
+        for peak in peaks[peaks <= limit] + self._buf_start:
+            if self._fid is None or peak >= self._fid + self._refractory:
+                self._accept(int(peak), out)
+        keep = (self._onset if self._onset is not None else self._end) - self._buf_start
+        if keep > 0 and self._onset is not None:
+            self._buf = self._buf[keep:]
+            self._buf_start += keep
+
+    def _accept(self, fid: int, out: PushResult) -> None:
+        previous = self._fid
+        if previous is not None and fid - previous > self._max_interval():
+            count = round((fid - previous) / self._beat_length())
+            for index in range(1, count):
+                self._place(round(previous + (fid - previous) * index / count), True, out)
+        elif previous is not None:
+            self._intervals.append(fid - previous)
+        self._place(fid, False, out)
+
+    def _place(self, fid: int, interpolated: bool, out: PushResult) -> None:
+        onset = max(self._buf_start, fid - round(self.fiducial.offset * self._beat_length()))
+        if self._onset is None and onset > self._buf_start:
+            lead = onset - self._buf_start
+            out.issues.append(Issue(Reason.PARTIAL_BEAT, None, lead, "before first boundary"))
+        elif self._onset is not None:
+            self._emit(self._onset, onset, interpolated or self._onset_interpolated, out)
+        self._fid, self._onset, self._onset_interpolated = fid, onset, interpolated
+
+    def _emit(self, onset: int, end: int, interpolated: bool, out: PushResult) -> None:
+        raw = self._buf[onset - self._buf_start : end - self._buf_start]
+        if raw.size < 2:
+            out.issues.append(Issue(Reason.PARTIAL_BEAT, None, int(raw.size), "too short"))
+            return
+        beat = znormalize(resample_beat(raw, BEAT_LENGTH))
+        out.beats.append(Beat(onset, int(raw.size), beat, interpolated))

@@ -1,0 +1,58 @@
+"""``ecg-stream worker``: build the scorer, threshold gate and Faust app, then run the worker."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import click
+
+from stream.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def build_app(settings: Settings) -> Any:
+    """The Faust app with everything a worker needs (model loaded, Redis store attached)."""
+    from models.detector import load_detector
+    from stream.app import create_app, worker_id
+    from stream.runtime import WorkerRuntime
+    from stream.scoring import BatchScorer, ThresholdGate
+    from stream.segmenters import SegmenterPool
+    from stream.stats_store import RedisStatsStore, redis_client
+    from stream.threshold import ThresholdPolicy
+    from stream.topics import ensure_topics
+
+    ensure_topics(settings)
+    detector = load_detector(settings.checkpoint, num_threads=settings.torch_threads)
+    policy = ThresholdPolicy.from_settings(settings, detector.threshold)
+    store = RedisStatsStore(redis_client(settings, socket_timeout=2.0), settings.redis_key_prefix)
+    gate = ThresholdGate(policy, store)
+    wid = worker_id()
+    scorer = BatchScorer(detector.score, gate, detector.version, wid)
+    segmenters = SegmenterPool(settings)
+    log.info("worker %s: model %s, threshold %.5f, policy %s", wid, detector.version,
+             detector.threshold, policy)
+    return create_app(settings, lambda publish: WorkerRuntime(settings, scorer, publish,
+                                                              segmenters, wid))
+
+
+@click.command("worker")
+@click.option("--loglevel", default="warning", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]))
+@click.pass_obj
+def worker(settings: Settings, loglevel: str) -> None:
+    """Run a Faust worker: score ecg.beats and segment+score ecg.signal.
+
+    Several workers may run: they share the consumer group (ECG_WORKER_GROUP), split the
+    partitions, and share the Redis statistics. Stop with SIGTERM or Ctrl-C.
+
+    \b
+    Examples:
+      ecg-stream worker
+      ECG_BATCH_SIZE=128 ECG_BATCH_WITHIN_MS=20 ecg-stream worker --loglevel info
+    """
+    import faust
+
+    app = build_app(settings)
+    faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
