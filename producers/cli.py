@@ -17,9 +17,11 @@ def _hrv(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tup
     try:
         low, high = (int(part) for part in value.split("-"))
     except ValueError as exc:
-        raise click.BadParameter("expected LOW-HIGH in samples, e.g. 120-160") from exc
+        msg = "expected LOW-HIGH in samples, e.g. 120-160"
+        raise click.BadParameter(msg) from exc
     if not 16 <= low <= high <= 1024:
-        raise click.BadParameter("need 16 <= LOW <= HIGH <= 1024")
+        msg = "need 16 <= LOW <= HIGH <= 1024"
+        raise click.BadParameter(msg)
     return low, high
 
 
@@ -57,7 +59,7 @@ def make_producer(settings: Settings) -> Any:
 @click.pass_obj
 def replay(settings: Settings, split: str, manifest: Path, progress: bool, as_json: bool,
            **options: Any) -> None:
-    """Replay ECG5000 into Kafka as simulated patients (also the load-testing tool).
+    r"""Replay ECG5000 into Kafka as simulated patients (also the load-testing tool).
 
     Beats are shuffled with --seed and dealt round-robin to --patients; the truth (patient,
     seq, onset, source row, label) goes to --manifest, never to the worker.
@@ -98,8 +100,8 @@ def run_replay(settings: Settings, split: str, manifest: Path, progress: bool = 
     total = None if opts.loop else len(rows)
     header = {"split": split, "mode": opts.mode, "patients": opts.patients, "seed": opts.seed,
               "hrv": opts.hrv, "frame_size": opts.frame_size}
-    with ManifestWriter(manifest, header) as writer, tqdm(total=total, unit="beat", disable=not progress,
-                                                   desc=f"replay {opts.mode}") as bar:
+    bar = tqdm(total=total, unit="beat", disable=not progress, desc=f"replay {opts.mode}")
+    with ManifestWriter(manifest, header) as writer, bar:
         try:
             result = Replayer(producer, settings.topic_beats, settings.topic_signal, beats,
                               labels, rows, opts, writer, bar).run()

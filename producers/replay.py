@@ -19,7 +19,7 @@ from stream.schemas import SCHEMA_VERSION, now_ms
 
 log = logging.getLogger(__name__)
 Mode = Literal["beat", "continuous"]
-NOMINAL_FS = 250.0  # Hz; ECG5000 comes from a 250 Hz record (chf07), beats resampled to 140
+NOMINAL_FS = 140.0  # Hz: a 140-sample ECG5000 beat lasts about 1 s (60 bpm)
 
 
 @dataclass
@@ -79,7 +79,8 @@ class Replayer:
     def run(self) -> ReplayReport:
         """Send laps until the plan (or ``duration``) is done; flush; return the counts."""
         report, pacer = ReplayReport(), Pacer(self.options.rate)
-        deadline = None if self.options.duration is None else time.monotonic() + self.options.duration
+        duration = self.options.duration
+        deadline = None if duration is None else time.monotonic() + duration
         lap = 0
         while True:
             plan = assign(self.rows, self.options.patients, self.options.seed, lap)
@@ -130,7 +131,8 @@ class Replayer:
                 self._tick(beats_done)
         return True
 
-    def _patient_frames(self, plan: Assignment, patient: int) -> Iterator[tuple[str, bytes, int, int]]:
+    def _patient_frames(self, plan: Assignment, patient: int
+                        ) -> Iterator[tuple[str, bytes, int, int]]:
         from producers.signal import frames, stitch
 
         mine = plan.rows[plan.patient == patient]

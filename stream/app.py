@@ -41,13 +41,15 @@ def create_app(settings: Settings, runtime_factory: Any) -> faust.App:
     app = faust.App(
         settings.worker_group, broker=faust_broker_url(settings),
         broker_credentials=faust_credentials(settings), store="memory://",
-        topic_partitions=settings.topic_partitions, topic_replication_factor=settings.topic_replication,
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication,
         consumer_auto_offset_reset="earliest", web_enabled=settings.worker_web_port is not None,
         web_port=settings.worker_web_port or 6066, producer_linger_ms=5,
         stream_buffer_maxsize=max(4096, 4 * settings.batch_size),
     )
     parts = settings.topic_partitions
-    beats_in, signal_in = _raw(app, settings.topic_beats, parts), _raw(app, settings.topic_signal, parts)
+    beats_in = _raw(app, settings.topic_beats, parts)
+    signal_in = _raw(app, settings.topic_signal, parts)
     outputs = {name: _raw(app, name, parts) for name in
                (settings.topic_scores, settings.topic_anomalies, settings.topic_deadletter)}
     within = settings.batch_within_ms / 1000.0
@@ -58,8 +60,8 @@ def create_app(settings: Settings, runtime_factory: Any) -> faust.App:
         for topic, records in ((settings.topic_scores, result.scores),
                                (settings.topic_anomalies, result.anomalies)):
             for record in records:
-                futures.append(await outputs[topic].send(
-                    key=record.patient.encode(), value=record.model_dump_json(by_alias=True).encode()))
+                value = record.model_dump_json(by_alias=True).encode()
+                futures.append(await outputs[topic].send(key=record.patient.encode(), value=value))
         for letter in result.dead:
             futures.append(await outputs[settings.topic_deadletter].send(
                 key=letter.key.encode() if letter.key else None,
@@ -80,6 +82,10 @@ def create_app(settings: Settings, runtime_factory: Any) -> faust.App:
     async def segment_signal(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_size, within=within):
             await runtime().handle_frames(_records(events))
+
+    @app.timer(interval=0.5, name="flush-idle-patients")
+    async def flush_idle() -> None:
+        await runtime().flush_idle()
 
     app.ecg_runtime = runtime  # type: ignore[attr-defined]
     return app

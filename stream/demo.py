@@ -26,7 +26,8 @@ def offline_decisions(settings: Settings, rows: list[int]) -> tuple[np.ndarray, 
     data = load_ecg5000(settings.data_dir, settings.cache_dir)
     beats = np.concatenate([data.train.beats, data.test.beats])[rows]
     labels = np.concatenate([data.train.labels, data.test.labels])[rows]
-    detector = load_detector(settings.checkpoint, num_threads=settings.torch_threads)
+    detector = load_detector(settings.checkpoint, runtime=settings.model_runtime,
+                             num_threads=settings.torch_threads)
     return labels, detector.score(beats) > detector.threshold
 
 
@@ -86,7 +87,7 @@ def run_demo(settings: Settings, workdir: Path, mode: str, rate: float, patients
 @click.pass_obj
 def demo(settings: Settings, mode: str, rate: float, patients: int, workdir: Path,
          as_json: bool) -> None:
-    """The main job: infrastructure, worker, replay of the test split, summary, clean-up.
+    r"""The main job: infrastructure, worker, replay of the test split, summary, clean-up.
 
     \b
     Examples:

@@ -1,4 +1,4 @@
-"""``ecg-stream evaluate-stream``: read a run's outputs from Kafka and join them with its manifest."""
+"""``ecg-stream evaluate-stream``: read a run's outputs from Kafka, join them with its manifest."""
 
 from __future__ import annotations
 
@@ -106,7 +106,7 @@ def evaluate_manifest(settings: Settings, manifest: Path, idle_timeout: float = 
 @click.pass_obj
 def evaluate_stream(settings: Settings, manifest: Path, idle_timeout: float,
                     tolerance: int | None, as_json: bool) -> None:
-    """Join ecg.scores (and ecg.deadletter) with a replay manifest and report.
+    r"""Join ecg.scores (and ecg.deadletter) with a replay manifest and report.
 
     Reports beats sent, scored, dead-lettered, missing and duplicated, segmentation recall and
     precision (continuous mode), precision/recall/F1 of the decisions, and latency.

@@ -56,7 +56,8 @@ def _beat_mode(manifest: list[ManifestRecord], scores: list[ScoreRecord]
     return pairs, missing, duplicates
 
 
-def _match_onsets(true_onsets: np.ndarray, found: np.ndarray, tolerance: int) -> list[tuple[int, int]]:
+def _match_onsets(true_onsets: np.ndarray, found: np.ndarray, tolerance: int
+                  ) -> list[tuple[int, int]]:
     """Greedy one-to-one matching of sorted onsets within ``tolerance``: (true idx, found idx)."""
     pairs, j = [], 0
     for i, onset in enumerate(true_onsets):

@@ -6,12 +6,13 @@ so the same code runs under the Faust agents and in tests.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from stream.decode import RawInput, dead_letter, decode_beat, decode_frame
-from stream.schemas import DeadLetter, ScoreRecord
+from stream.schemas import DeadLetter, ScoreRecord, now_ms
 from stream.scoring import BatchScorer, PendingBeat, pending_from_message
 from stream.settings import Settings
 
@@ -55,6 +56,7 @@ class WorkerRuntime:
         self.segmenters = segmenters
         self.worker = worker
         self.counters = Counters()
+        self._lock = asyncio.Lock()  # agents and the idle-flush timer take turns
 
     async def handle_beats(self, records: Sequence[RawInput]) -> BatchResult:
         """Beat mode: one record per beat."""
@@ -82,10 +84,20 @@ class WorkerRuntime:
                                for reason, detail in issues)
         return await self._finish(records, pending, result)
 
+    async def flush_idle(self) -> BatchResult:
+        """Continuous mode: close and score the last beat of patients that went quiet."""
+        if self.segmenters is None:
+            return BatchResult()
+        pending = self.segmenters.flush_idle(now_ms())  # type: ignore[attr-defined]
+        if not pending:
+            return BatchResult()
+        return await self._finish([], pending, BatchResult())
+
     async def _finish(self, records: Sequence[RawInput], pending: list[PendingBeat],
                       result: BatchResult) -> BatchResult:
-        result.scores = await self.scorer.score(pending)
-        await self.publish(result)
+        async with self._lock:
+            result.scores = await self.scorer.score(pending)
+            await self.publish(result)
         counters = self.counters
         counters.batches += 1
         counters.records += len(records)

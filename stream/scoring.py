@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.signal import resample
 
 from models.normalize import BEAT_LENGTH, znormalize
+from stream.fiducial import resample_beat
 from stream.schemas import BeatMessage, ScoreRecord, now_ms
 from stream.threshold import RunningStats, ThresholdPolicy, ThresholdSource
 
@@ -44,10 +44,10 @@ class PendingBeat:
 
 
 def to_model_input(samples: Sequence[float] | NDArray[np.floating]) -> NDArray[np.float32]:
-    """Resample one beat to 140 samples (FFT, scipy.signal.resample) and z-normalize it."""
+    """Resample one beat to 140 samples (the segmenter's cubic spline) and z-normalize it."""
     values = np.asarray(samples, dtype=np.float64)
     if len(values) != BEAT_LENGTH:
-        values = resample(values, BEAT_LENGTH)
+        values = resample_beat(values, BEAT_LENGTH)
     return znormalize(values)
 
 

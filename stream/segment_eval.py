@@ -4,10 +4,14 @@ Usage::
 
     python -m stream.segment_eval learn --data-dir DIR      # rewrite stream/fiducial.json
     python -m stream.segment_eval evaluate --data-dir DIR [--frame-size 64] [--no-hrv]
+    python -m stream.segment_eval pipeline --data-dir DIR [--split seed-test] [--seed 0]
 
 ``evaluate`` prints JSON: onset recall and precision within ``--tolerance`` samples, the
 onset error, how far the re-cut beats are from the originals, and the F1 of a 1-nearest-
 neighbour detector (threshold fitted on TRAIN only) on original versus re-cut test beats.
+``pipeline`` mirrors the worker: ``Replayer`` messages, decoded ``FrameMessage``s,
+``SegmenterPool``, the LSTM checkpoint and ``evaluate_run``; it compares detection F1 in
+continuous mode with beat mode (the detector on the original rows of the same manifest).
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -156,23 +162,146 @@ def detection_f1(data_dir: Path, figures: dict[str, object]) -> dict[str, float]
             "f1_recut": _f1(recut, anomalous, threshold)}
 
 
+class _ListProducer:
+    """A stand-in Kafka producer that keeps every message value in memory."""
+
+    def __init__(self) -> None:
+        self.values: list[bytes] = []
+
+    def send(self, topic: str, key: bytes | None = None, value: bytes = b"") -> None:
+        self.values.append(value)
+
+    def flush(self, timeout: float | None = None) -> None:
+        return None
+
+
+def replay_frames(data_dir: Path, split: str, patients: int, seed: int,
+                  hrv: tuple[int, int] | None, frame_size: int = 128
+                  ) -> tuple[list[bytes], list[Any], NDArray[np.float32]]:
+    """Run the real ``Replayer`` in continuous mode into memory.
+
+    Returns:
+        The frame message values in send order, the manifest records, and all beats
+        (TRAIN then TEST, float32 ``(5000, 140)``) that ``source_row`` indexes.
+    """
+    from producers.manifest import ManifestWriter, read_manifest
+    from producers.plan import split_rows
+    from producers.replay import Replayer, ReplayOptions
+
+    train, train_labels = load_split(data_dir, "TRAIN")
+    test, test_labels = load_split(data_dir, "TEST")
+    beats, labels = np.concatenate([train, test]), np.concatenate([train_labels, test_labels])
+    rows = split_rows(labels, split)  # type: ignore[arg-type]
+    options = ReplayOptions(mode="continuous", patients=patients, seed=seed, hrv=hrv,
+                            frame_size=frame_size)
+    producer = _ListProducer()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "manifest.jsonl"
+        with ManifestWriter(path) as writer:
+            Replayer(producer, "beats", "signal", beats, labels, rows, options, writer).run()
+        _, records = read_manifest(path)
+    return producer.values, records, beats
+
+
+def segment_messages(values: list[bytes]) -> list[Any]:
+    """Decode frames and cut beats as the worker does, then finish every patient.
+
+    Returns:
+        ``stream.scoring.PendingBeat`` list in the order the pool produced them.
+    """
+    from stream.schemas import FrameMessage
+    from stream.scoring import PendingBeat
+    from stream.segmenters import SegmenterPool
+    from stream.settings import Settings
+
+    pool = SegmenterPool(Settings())
+    pending: list[PendingBeat] = []
+    for value in values:
+        pending += pool.push(FrameMessage.model_validate_json(value), 0)[0]
+    return pending + pool.flush_idle(2**62)  # every patient idle: end of stream
+    return pending
+
+
+def pipeline(data_dir: Path, split: str = "seed-test", patients: int = 32, seed: int = 0,
+             hrv: tuple[int, int] | None = DEFAULT_HRV, checkpoint: Path | None = None,
+             frame_size: int = 128) -> dict[str, Any]:
+    """Segmentation and LSTM detection figures of one in-memory continuous replay."""
+    from models.detector import load_detector
+    from stream.evaluation import detection_metrics, evaluate_run
+    from stream.schemas import ScoreRecord
+
+    values, records, beats = replay_frames(data_dir, split, patients, seed, hrv, frame_size)
+    pending = segment_messages(values)
+    detector = load_detector(checkpoint or _default_checkpoint())
+    scores = detector.score(np.stack([p.samples for p in pending]).astype(np.float32))
+    out = [ScoreRecord(patient=p.patient, mode="continuous", seq=p.seq,
+                       onset_sample=p.onset_sample, score=float(s),
+                       threshold=detector.threshold, threshold_source="static",
+                       anomalous=bool(s > detector.threshold), model_version=detector.version,
+                       sent_ms=p.sent_ms, received_ms=0, published_ms=p.sent_ms)
+           for p, s in zip(pending, scores, strict=True)]
+    report = evaluate_run(records, out, 0)
+    rows = np.asarray([r.source_row for r in records])
+    labels = [r.label for r in records]
+    original = detector.score(beats[rows]) > detector.threshold
+    beat_mode = detection_metrics(labels, original)
+    report["onset_error"] = _onset_errors(records, out)
+    report.update(split=split, patients=patients, seed=seed, hrv=hrv, checkpoint=detector.version,
+                  threshold=detector.threshold, f1_beat_mode=beat_mode["f1"],
+                  f1_gap_points=round(100 * (beat_mode["f1"] - report["f1"]), 3))
+    report.pop("latency_ms", None)
+    report.pop("throughput_beats_per_s", None)
+    return report
+
+
+def _default_checkpoint() -> Path:
+    root = Path(__file__).resolve().parent.parent / "models" / "checkpoints"
+    return root / "default" if (root / "default").is_dir() else root / "ucr"
+
+
+def _onset_errors(records: list[Any], scores: list[Any]) -> dict[str, float]:
+    """Signed error (found - true) of each true onset's nearest detection within tolerance."""
+    found: dict[str, list[int]] = {}
+    for score in scores:
+        found.setdefault(score.patient, []).append(score.onset_sample)
+    errors = []
+    for record in records:
+        onsets = np.asarray(found.get(record.patient, [10**12]))
+        error = onsets[np.abs(onsets - record.onset_sample).argmin()] - record.onset_sample
+        if abs(error) <= TOLERANCE:
+            errors.append(int(error))
+    values = np.asarray(errors or [0])
+    return {"abs_mean": round(float(np.abs(values).mean()), 3),
+            "p1": float(np.percentile(values, 1)), "p99": float(np.percentile(values, 99)),
+            "abs_max": int(np.abs(values).max())}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``learn`` or ``evaluate`` (JSON on stdout)."""
     parser = argparse.ArgumentParser(prog="python -m stream.segment_eval")
-    parser.add_argument("command", choices=["learn", "evaluate"])
+    parser.add_argument("command", choices=["learn", "evaluate", "pipeline"])
     parser.add_argument("--data-dir", type=Path, required=True)
-    parser.add_argument("--frame-size", type=int, default=64)
-    parser.add_argument("--patients", type=int, default=4)
+    parser.add_argument("--frame-size", type=int, default=None,
+                        help="samples per frame (evaluate: 64, pipeline: 128 as the replay)")
+    parser.add_argument("--patients", type=int, default=None,
+                        help="simulated patients (evaluate: 4, pipeline: 32 as the replay)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-hrv", action="store_true")
+    parser.add_argument("--split", choices=["seed-test", "ucr-test", "all"], default="seed-test")
+    parser.add_argument("--checkpoint", type=Path, default=None)
     args = parser.parse_args(argv)
+    hrv = None if args.no_hrv else DEFAULT_HRV
+    if args.command == "pipeline":
+        report = pipeline(args.data_dir, args.split, args.patients or 32, args.seed, hrv,
+                          args.checkpoint, args.frame_size or 128)
+        sys.stdout.write(json.dumps(report, indent=1) + "\n")
+        return 0
     if args.command == "learn":
         train, labels = load_split(args.data_dir, "TRAIN")
         save_fiducial(learn_fiducial(train[labels == 1]), FIDUCIAL_JSON)
         sys.stdout.write(FIDUCIAL_JSON.read_text(encoding="utf-8"))
         return 0
-    figures = evaluate(args.data_dir, args.patients, args.frame_size,
-                       None if args.no_hrv else DEFAULT_HRV, args.seed)
+    figures = evaluate(args.data_dir, args.patients or 4, args.frame_size or 64, hrv, args.seed)
     f1 = detection_f1(args.data_dir, figures)
     errors = np.asarray(figures["_errors"])
     public = {k: v for k, v in figures.items() if not k.startswith("_")}

@@ -53,10 +53,14 @@ class Settings(BaseSettings):
     batch_size: int = Field(256, ge=1, description="most beats in one model call")
     batch_within_ms: int = Field(50, ge=1, description="longest a beat waits for its batch")
     torch_threads: int = Field(1, ge=1, description="intra-op threads of the scorer")
+    model_runtime: Literal["torch", "torch-bf16", "onnxruntime"] | None = Field(
+        None, description="scorer runtime; None: the one the checkpoint recommends")
     max_payload_bytes: int = Field(65_536, ge=256, description="larger messages are dead-lettered")
     max_buffer_samples: int = Field(8_192, ge=512, description="per-patient continuous buffer cap")
     reorder_window: int = Field(8, ge=0, description="frames held back waiting for a missing one")
     max_sampling_rate: float = Field(10_000.0, gt=0, description="frames claiming more are refused")
+    segment_idle_flush_ms: int = Field(2_000, ge=100,
+                                       description="close a patient's last beat after this idle")
 
     # Threshold policy (see docs): static from the checkpoint, adapted per patient after warm-up.
     threshold_mode: Literal["static", "adaptive"] = "adaptive"

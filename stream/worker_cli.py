@@ -24,7 +24,8 @@ def build_app(settings: Settings) -> Any:
     from stream.topics import ensure_topics
 
     ensure_topics(settings)
-    detector = load_detector(settings.checkpoint, num_threads=settings.torch_threads)
+    detector = load_detector(settings.checkpoint, runtime=settings.model_runtime,
+                             num_threads=settings.torch_threads)
     policy = ThresholdPolicy.from_settings(settings, detector.threshold)
     store = RedisStatsStore(redis_client(settings, socket_timeout=2.0), settings.redis_key_prefix)
     gate = ThresholdGate(policy, store)
@@ -42,7 +43,7 @@ def build_app(settings: Settings) -> Any:
               type=click.Choice(["debug", "info", "warning", "error"]))
 @click.pass_obj
 def worker(settings: Settings, loglevel: str) -> None:
-    """Run a Faust worker: score ecg.beats and segment+score ecg.signal.
+    r"""Run a Faust worker: score ecg.beats and segment+score ecg.signal.
 
     Several workers may run: they share the consumer group (ECG_WORKER_GROUP), split the
     partitions, and share the Redis statistics. Stop with SIGTERM or Ctrl-C.

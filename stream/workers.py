@@ -62,7 +62,8 @@ def wait_group_stable(settings: Settings, members: int, procs: list[subprocess.P
     while time.monotonic() - begin < timeout:
         for proc in procs:
             if proc.poll() is not None:
-                raise InfraError(f"a worker exited with code {proc.returncode} during start-up")
+                msg = f"a worker exited with code {proc.returncode} during start-up"
+                raise InfraError(msg)
         try:
             state, count = group_members(settings)
         except Exception as exc:  # noqa: BLE001 - the group may not exist yet
@@ -71,7 +72,8 @@ def wait_group_stable(settings: Settings, members: int, procs: list[subprocess.P
         if state.lower() == "stable" and count >= members:
             return time.monotonic() - begin
         time.sleep(0.5)
-    raise InfraError(f"workers did not form a stable group within {timeout:.0f}s")
+    msg = f"workers did not form a stable group within {timeout:.0f}s"
+    raise InfraError(msg)
 
 
 def stop_worker(proc: subprocess.Popen, timeout: float = 60.0) -> int:

@@ -1,0 +1,48 @@
+"""Fixtures that run the real pipeline: unique topics, groups and Redis prefixes per test."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stream.settings import Settings
+from stream.topics import ensure_topics
+from stream.workers import start_worker, stop_worker, wait_group_stable
+
+
+@pytest.fixture
+def pipeline_settings(infra: Settings, unique: Callable[[str], str]) -> Callable[..., Settings]:
+    """A factory of settings with this test's own topics, consumer group and key prefix."""
+
+    def make(**overrides: Any) -> Settings:
+        names = {f"topic_{t}": unique(t) for t in
+                 ("beats", "signal", "scores", "anomalies", "deadletter", "alerts")}
+        base = infra.model_dump()
+        base.update(names, worker_group=unique("workers"), redis_key_prefix=unique("ecg"))
+        base.update(overrides)
+        settings = Settings(**base)
+        ensure_topics(settings)
+        return settings
+
+    return make
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> Iterator[Callable[[Settings, int], list[subprocess.Popen]]]:
+    """Start ``n`` real worker processes for settings; all are stopped after the test."""
+    started: list[subprocess.Popen] = []
+
+    def start(settings: Settings, n: int = 1) -> list[subprocess.Popen]:
+        procs = [start_worker(settings, tmp_path / f"worker-{len(started) + i}.log")
+                 for i in range(n)]
+        started.extend(procs)
+        wait_group_stable(settings, len(procs), procs)
+        return procs
+
+    yield start
+    for proc in started:
+        stop_worker(proc)

@@ -1,0 +1,24 @@
+import numpy as np
+import pytest
+import torch
+
+from models.bench import beats_per_second, run_bench
+from models.detector import Detector
+from models.network import LstmAutoencoder
+
+
+def test_beats_per_second_counts_beats():
+    calls = []
+    rate = beats_per_second(calls.append, np.zeros((4, 140), np.float32), 0.01, 2)
+    assert rate > 0 and len(calls) >= 3
+
+
+def test_run_bench_document_keys():
+    torch.manual_seed(0)
+    detector = Detector(LstmAutoencoder(140, (8, 4)).eval(), 1.0, "tiny", "torch")
+    report = run_bench(detector, batches=(1, 4), seconds=0.02, repeats=1)
+    assert {"results", "best_beats_per_s", "reference_beats_per_s", "ratio"} <= set(report)
+    assert [(r["model"].split(":")[0], r["batch"]) for r in report["results"]] == [
+        ("tiny", 1), ("tiny", 4), ("reference-256-128", 1)]
+    ratio = report["best_beats_per_s"] / report["reference_beats_per_s"]
+    assert report["ratio"] == pytest.approx(ratio, rel=1e-3)

@@ -1,0 +1,88 @@
+import numpy as np
+import pytest
+import torch
+
+from models.checkpoint import save_checkpoint
+from models.detector import Detector, load_detector
+from models.network import LstmAutoencoder
+from stream.errors import CheckpointError
+
+RUNTIMES = ["torch", "torch-bf16", "onnxruntime"]
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return LstmAutoencoder(140, (8, 4)).eval()
+
+
+@pytest.fixture(scope="module")
+def beats():
+    return np.random.default_rng(0).standard_normal((37, 140)).astype(np.float32)
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_contract_shapes_finite_deterministic(model, beats, runtime):
+    detector = Detector(model, 1.0, "t", runtime, batch_size=16)
+    scores = detector.score(beats)
+    assert scores.shape == (37,) and scores.dtype == np.float32
+    assert np.isfinite(scores).all() and (scores >= 0).all()
+    np.testing.assert_array_equal(scores, detector.score(beats))
+    assert detector.score(beats[0]).shape == (1,)
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_batching_does_not_change_scores(model, beats, runtime):
+    chunked = Detector(model, 1.0, "t", runtime, batch_size=5).score(beats)
+    single = np.concatenate([Detector(model, 1.0, "t", runtime).score(b[None]) for b in beats])
+    np.testing.assert_allclose(chunked, single, rtol=1e-5)
+
+
+@pytest.mark.parametrize(("runtime", "rtol"), [("onnxruntime", 1e-5), ("torch-bf16", 0.05)])
+def test_runtimes_agree_with_torch(model, beats, runtime, rtol):
+    reference = Detector(model, 1.0, "t", "torch").score(beats)
+    np.testing.assert_allclose(Detector(model, 1.0, "t", runtime).score(beats), reference,
+                               rtol=rtol)
+
+
+def test_scores_are_l1_reconstruction_errors(model, beats):
+    detector = Detector(model, 1.0, "t")
+    expected = np.abs(detector.reconstruct(beats) - beats).sum(axis=1)
+    np.testing.assert_allclose(detector.score(beats), expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "bad", [np.zeros((2, 139), np.float32), np.zeros((2, 140, 1), np.float32),
+            np.full((1, 140), np.nan, np.float32)],
+)
+def test_bad_input_is_rejected(model, bad):
+    with pytest.raises(ValueError):
+        Detector(model, 1.0, "t").score(bad)
+
+
+def test_num_threads_is_settable(model):
+    detector = Detector(model, 1.0, "t", num_threads=1)
+    detector.num_threads = 2
+    assert detector.num_threads == 2 and torch.get_num_threads() == 2
+    with pytest.raises(ValueError):
+        detector.num_threads = 0
+    detector.num_threads = 1
+
+
+def test_save_load_round_trip(model, beats, tmp_path):
+    config = {"version": "v1", "runtime": "torch",
+              "threshold": {"value": 3.5, "by_runtime": {"torch": 3.5, "onnxruntime": 3.6}},
+              "training": {"protocol": "seed"}}
+    directory = save_checkpoint(tmp_path / "ck", model, config)
+    loaded = load_detector(directory)
+    assert (loaded.threshold, loaded.version, loaded.runtime_name) == (3.5, "v1", "torch")
+    np.testing.assert_array_equal(loaded.score(beats), Detector(model, 0.0, "x").score(beats))
+    assert load_detector(directory, runtime="onnxruntime").threshold == 3.6
+    with pytest.raises(CheckpointError, match="no threshold calibrated"):
+        load_detector(directory, runtime="torch-bf16")
+
+
+def test_shipped_detector_defaults():
+    detector = load_detector()
+    assert detector.threshold > 0 and detector.version
+    assert detector.score(np.zeros((3, 140), np.float32)).shape == (3,)

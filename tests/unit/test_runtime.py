@@ -1,0 +1,45 @@
+"""A micro-batch through WorkerRuntime: every record ends as a score or a dead letter."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from stream.decode import RawInput
+from stream.runtime import BatchResult, WorkerRuntime
+from stream.scoring import BatchScorer, ThresholdGate
+from stream.settings import Settings
+from stream.threshold import ThresholdPolicy
+
+
+async def immediate(fn, *args):
+    return fn(*args)
+
+
+def record(offset: int, value: bytes, key: bytes = b"p1") -> RawInput:
+    return RawInput("ecg.beats", 0, offset, key, value, 10)
+
+
+async def test_mixed_batch_is_fully_accounted_for() -> None:
+    published: list[BatchResult] = []
+
+    async def publish(result: BatchResult) -> None:
+        published.append(result)
+
+    scorer = BatchScorer(lambda b: np.abs(b).mean(axis=1), ThresholdGate(
+        ThresholdPolicy(0.9, mode="static"), None), "v", "w1", run=immediate)
+    runtime = WorkerRuntime(Settings(), scorer, publish, worker="w1")
+    good = [json.dumps({"schema": 1, "patient": "p1", "seq": i,
+                        "samples": np.sin(np.arange(140) / (i + 1)).round(5).tolist(),
+                        "sent_ms": 1}).encode() for i in range(5)]
+    bad = [b"{", b"", json.dumps({"schema": 9}).encode()]
+    records = [record(i, v) for i, v in enumerate(good + bad)]
+    result = await runtime.handle_beats(records)
+
+    assert len(result.scores) == 5 and len(result.dead) == 3
+    assert sorted(d.offset for d in result.dead) == [5, 6, 7]
+    assert {d.worker for d in result.dead} == {"w1"}
+    assert published == [result]
+    assert runtime.counters.records == 8 and runtime.counters.beats_scored == 5
+    assert sum(runtime.counters.dead_letters.values()) == 3

@@ -1,0 +1,182 @@
+"""Tests of stream.segment: frame ordering issues, limits, properties, and real ECG5000 quality."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from producers.signal import frames, stitch
+from stream.fiducial import load_fiducial
+from stream.segment import PatientSegmenter, Reason, SegmenterConfig
+from stream.segment_eval import evaluate
+
+FS = 140.0
+FRAME = 64
+
+
+def _signal(n_beats: int = 12, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Synthetic beats: the learned onset template, then a slow T-like wave."""
+    template = np.asarray(load_fiducial().template)
+    rng = np.random.default_rng(seed)
+    tail = 0.3 * np.sin(np.linspace(0, np.pi, 100))
+    beats = np.stack([np.concatenate([5 * template, tail]) + 0.01 * rng.standard_normal(140)
+                      for _ in range(n_beats)])
+    out = stitch(beats.astype(np.float32), rng, (125, 155))
+    return out.signal, out.onsets
+
+
+def _frames(signal: np.ndarray) -> list[tuple[int, int, np.ndarray]]:
+    return list(frames(signal, FRAME))
+
+
+def _run(order: list[tuple[int, int, np.ndarray]], config: SegmenterConfig | None = None,
+         fs: list[float] | None = None):
+    seg = PatientSegmenter(config or SegmenterConfig(reorder_window=4, max_ahead=16))
+    beats, issues = [], []
+    for i, (seq, start, samples) in enumerate(order):
+        res = seg.push(seq, start, fs[i] if fs else FS, samples)
+        beats += res.beats
+        issues += res.issues
+    res = seg.finish()
+    return beats + res.beats, issues + res.issues
+
+
+def _reasons(issues) -> list[Reason]:
+    return [i.reason for i in issues]
+
+
+def test_clean_stream_finds_every_onset() -> None:
+    signal, onsets = _signal()
+    beats, issues = _run(_frames(signal))
+    found = np.array([b.onset_sample for b in beats])
+    assert len(found) == len(onsets)
+    assert np.abs(found - onsets).max() <= 3
+    assert not [i for i in issues if i.samples_lost]
+
+
+def _dup(fr):
+    return fr[:5] + [fr[4]] + fr[5:]
+
+
+def _swap(fr):
+    return fr[:5] + [fr[6], fr[5]] + fr[7:]
+
+
+def _drop(fr):
+    return fr[:5] + fr[6:]
+
+
+def _far(fr):
+    return fr[:5] + [(fr[5][0] + 1000, fr[5][1], fr[5][2])] + fr[5:]
+
+
+def _bad_start(fr):
+    return fr[:5] + [(fr[5][0], fr[5][1] + 3, fr[5][2])] + fr[6:]
+
+
+def _late(fr):
+    return fr[:5] + fr[6:13] + [fr[5]] + fr[13:]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected", "lost"),
+    [
+        (_dup, Reason.DUPLICATE, False),
+        (_swap, Reason.REORDERED, False),
+        (_drop, Reason.GAP, True),
+        (_far, Reason.FAR_FUTURE, True),
+        (_bad_start, Reason.START_MISMATCH, False),
+        (_late, Reason.LATE, True),
+    ],
+)
+def test_frame_order_issues(mutate, expected: Reason, lost: bool) -> None:
+    signal, onsets = _signal(20)
+    beats, issues = _run(mutate(_frames(signal)))
+    assert expected in _reasons(issues)
+    assert bool(sum(i.samples_lost for i in issues)) == lost or expected is Reason.START_MISMATCH
+    if not lost and expected is not Reason.START_MISMATCH:
+        assert [b.onset_sample for b in beats] == [b.onset_sample for b in _run(_frames(signal))[0]]
+
+
+def test_gap_restarts_after_the_gap() -> None:
+    signal, _ = _signal(20)
+    fr = _drop(_frames(signal))
+    beats, issues = _run(fr)
+    gap_end = fr[5][1]
+    assert any(b.onset_sample >= gap_end for b in beats)
+    assert all(b.onset_sample + b.length <= fr[4][1] + FRAME or b.onset_sample >= gap_end
+               for b in beats)
+
+
+def test_resync_after_many_far_future_frames() -> None:
+    signal, _ = _signal(20)
+    fr = _frames(signal)
+    shifted = fr[:5] + [(seq + 500, start, s) for seq, start, s in fr[5:]]
+    beats, issues = _run(shifted)
+    assert Reason.RESYNC in _reasons(issues)
+    assert any(b.onset_sample > fr[12][1] for b in beats)
+
+
+@pytest.mark.parametrize("fs", [0.0, -1.0, float("nan"), float("inf"), 1e9, 1.0])
+def test_absurd_sampling_rate_is_refused(fs: float) -> None:
+    signal, _ = _signal(4)
+    fr = _frames(signal)
+    rates = [FS] * len(fr)
+    rates[3] = fs
+    _, issues = _run(fr, fs=rates)
+    assert Reason.BAD_FS in _reasons(issues)
+
+
+def test_sampling_rate_change_restarts() -> None:
+    signal, _ = _signal(8)
+    fr = _frames(signal)
+    rates = [FS] * 6 + [2 * FS] * (len(fr) - 6)
+    _, issues = _run(fr, fs=rates)
+    assert _reasons(issues).count(Reason.FS_CHANGED) == 1
+
+
+def test_buffer_cap_resets_without_boundary() -> None:
+    flat = np.zeros(3000, dtype=np.float32)
+    _, issues = _run(_frames(flat), SegmenterConfig(max_buffer_samples=1000))
+    overflow = [i for i in issues if i.reason is Reason.BUFFER_OVERFLOW]
+    assert overflow and all(i.samples_lost > 1000 for i in overflow)
+
+
+@pytest.mark.parametrize("bad", [np.array([]), np.array([1.0, np.nan])])
+def test_bad_samples_are_refused(bad: np.ndarray) -> None:
+    seg = PatientSegmenter()
+    assert _reasons(seg.push(0, 0, FS, bad).issues) == [Reason.BAD_SAMPLES]
+
+
+_BASE_SIGNAL, _ = _signal(10, seed=3)
+_BASE_FRAMES = list(frames(_BASE_SIGNAL, 32))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, len(_BASE_FRAMES) - 1), st.sampled_from([0, 0, 0, 1])),
+                max_size=60))
+def test_any_frame_sequence_never_raises(picks: list[tuple[int, int]]) -> None:
+    order = [(_BASE_FRAMES[i][0] + 40 * far, _BASE_FRAMES[i][1], _BASE_FRAMES[i][2])
+             for i, far in picks]
+    beats, _ = _run(order)
+    for beat in beats:
+        assert beat.samples.shape == (140,) and beat.samples.dtype == np.float32
+        assert np.isfinite(beat.samples).all()
+
+
+def _data_dir() -> Path:
+    value = os.environ.get("ECG_DATA_DIR")
+    if not value:
+        pytest.fail("set ECG_DATA_DIR to the directory holding ECG5000_TRAIN.txt / _TEST.txt")
+    return Path(value)
+
+
+def test_real_ecg5000_recall_and_precision() -> None:
+    figures = evaluate(_data_dir(), patients=3, frame_size=128, seed=5)
+    assert figures["recall"] >= 0.99, figures["recall"]
+    assert figures["precision"] >= 0.99, figures["precision"]
