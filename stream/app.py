@@ -50,22 +50,23 @@ def create_app(settings: Settings, runtime_factory: Any) -> faust.App:
     parts = settings.topic_partitions
     beats_in = _raw(app, settings.topic_beats, parts)
     signal_in = _raw(app, settings.topic_signal, parts)
-    outputs = {name: _raw(app, name, parts) for name in
-               (settings.topic_scores, settings.topic_anomalies, settings.topic_deadletter)}
     within = settings.batch_within_ms / 1000.0
     state: dict[str, WorkerRuntime] = {}
 
     async def publish(result: BatchResult) -> None:
+        # Straight to Faust's producer (aiokafka): one buffered send per record, then wait for
+        # every delivery before the agent's loop body ends (and its offsets may commit).
+        send = app.producer.send
         futures = []
         for topic, records in ((settings.topic_scores, result.scores),
                                (settings.topic_anomalies, result.anomalies)):
             for record in records:
                 value = record.model_dump_json(by_alias=True).encode()
-                futures.append(await outputs[topic].send(key=record.patient.encode(), value=value))
+                futures.append(await send(topic, record.patient.encode(), value, None, None, None))
         for letter in result.dead:
-            futures.append(await outputs[settings.topic_deadletter].send(
-                key=letter.key.encode() if letter.key else None,
-                value=letter.model_dump_json(by_alias=True).encode()))
+            key = letter.key.encode() if letter.key else None
+            value = letter.model_dump_json(by_alias=True).encode()
+            futures.append(await send(settings.topic_deadletter, key, value, None, None, None))
         await asyncio.gather(*futures)
 
     def runtime() -> WorkerRuntime:

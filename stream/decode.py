@@ -56,7 +56,7 @@ def _reason(error: ValidationError) -> tuple[str, str]:
         return "unknown_field", detail
     if where.startswith("samples") and kind in ("too_short", "too_long"):
         return "wrong_length", detail
-    if kind == "value_error" and "NaN" in first["msg"]:
+    if kind == "finite_number":
         return "non_finite", detail
     if kind.endswith("_type") or kind.endswith("_parsing"):
         return "wrong_type", detail

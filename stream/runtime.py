@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from stream.decode import RawInput, dead_letter, decode_beat, decode_frame
 from stream.schemas import DeadLetter, ScoreRecord, now_ms
-from stream.scoring import BatchScorer, PendingBeat, pending_from_message
+from stream.scoring import BatchScorer, PendingBeat, pending_from_messages
 from stream.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -60,14 +60,15 @@ class WorkerRuntime:
 
     async def handle_beats(self, records: Sequence[RawInput]) -> BatchResult:
         """Beat mode: one record per beat."""
-        result, pending = BatchResult(), []
+        result, messages = BatchResult(), []
         for raw in records:
             decoded = decode_beat(raw, self.settings.max_payload_bytes)
             if isinstance(decoded, DeadLetter):
                 result.dead.append(decoded.model_copy(update={"worker": self.worker}))
                 continue
-            pending.append(pending_from_message(decoded, raw.received_ms))
-        return await self._finish(records, pending, result)
+            messages.append(decoded)
+        received = records[0].received_ms if records else now_ms()
+        return await self._finish(records, pending_from_messages(messages, received), result)
 
     async def handle_frames(self, records: Sequence[RawInput]) -> BatchResult:
         """Continuous mode: frames go through each patient's segmenter; its beats are scored."""

@@ -51,12 +51,28 @@ def to_model_input(samples: Sequence[float] | NDArray[np.floating]) -> NDArray[n
     return znormalize(values)
 
 
-def pending_from_message(message: BeatMessage, received_ms: int) -> PendingBeat:
-    """Beat mode: a decoded ``ecg.beats`` message as a beat for the model."""
-    length = len(message.samples)
-    return PendingBeat(message.patient, "beat", message.seq, None,
-                       to_model_input(message.samples),
-                       None if length == BEAT_LENGTH else length, message.sent_ms, received_ms)
+def pending_from_messages(messages: Sequence[BeatMessage], received_ms: int
+                          ) -> list[PendingBeat]:
+    """Beat mode: decoded ``ecg.beats`` messages as beats for the model.
+
+    Beats of 140 samples are normalized together in one vectorized call; others are
+    resampled one by one and carry their original length in ``resampled_from``.
+    """
+    regular = [i for i, m in enumerate(messages) if len(m.samples) == BEAT_LENGTH]
+    ready: dict[int, NDArray[np.float32]] = {}
+    if regular:
+        block = znormalize(np.array([messages[i].samples for i in regular], dtype=np.float64))
+        ready = dict(zip(regular, block, strict=True))
+    beats = []
+    for i, message in enumerate(messages):
+        samples = ready.get(i)
+        length = len(message.samples)
+        if samples is None:
+            samples = to_model_input(message.samples)
+        beats.append(PendingBeat(message.patient, "beat", message.seq, None, samples,
+                                 None if length == BEAT_LENGTH else length, message.sent_ms,
+                                 received_ms))
+    return beats
 
 
 class ThresholdGate:

@@ -56,4 +56,8 @@ def worker(settings: Settings, loglevel: str) -> None:
     import faust
 
     app = build_app(settings)
-    faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()
+    runner = faust.Worker(app, loglevel=loglevel, quiet=True)
+    # Faust's progress spinner lowers the root logger to DEBUG, which makes every debug call
+    # on the hot path build a log record (measured: ~5 % of the worker's CPU). No spinner.
+    runner.spinner = None
+    runner.execute_from_commandline()

@@ -1,0 +1,85 @@
+"""The replay producer with a recording stand-in for the Kafka producer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from producers.manifest import ManifestWriter, read_manifest
+from producers.pacing import Pacer
+from producers.replay import Replayer, ReplayOptions
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes, bytes]] = []
+
+    def send(self, topic: str, key: bytes, value: bytes) -> None:
+        self.sent.append((topic, key, value))
+
+    def flush(self, timeout: float | None = None) -> None:
+        pass
+
+
+def run(tmp_path: Path, **options) -> tuple[Recorder, dict, list]:
+    rng = np.random.default_rng(0)
+    beats = rng.standard_normal((30, 140)).astype(np.float32)
+    labels = np.array([1, 2, 3] * 10, dtype=np.int8)
+    rows = np.arange(30, dtype=np.int64)
+    recorder = Recorder()
+    with ManifestWriter(tmp_path / "m.jsonl") as writer:
+        Replayer(recorder, "beats", "signal", beats, labels, rows, ReplayOptions(**options),
+                 writer).run()
+    header, records = read_manifest(tmp_path / "m.jsonl")
+    return recorder, header, records
+
+
+def test_beat_mode_messages_and_manifest(tmp_path: Path) -> None:
+    recorder, _, records = run(tmp_path, patients=4)
+    assert len(recorder.sent) == 30 == len(records)
+    for (topic, key, value), truth in zip(recorder.sent, records, strict=True):
+        message = json.loads(value)
+        assert topic == "beats" and key.decode() == message["patient"] == truth.patient
+        assert message["seq"] == truth.seq and message["sent_ms"] == truth.sent_ms
+        assert len(message["samples"]) == 140
+        assert "label" not in message, "the label never travels to the worker"
+    assert {r.patient for r in records} == {f"patient-0000{i}" for i in range(4)}
+
+
+def test_continuous_mode_frames_cover_the_signal(tmp_path: Path) -> None:
+    recorder, _, records = run(tmp_path, mode="continuous", patients=3, frame_size=50,
+                               hrv=(120, 160))
+    frames = [json.loads(v) for _, _, v in recorder.sent]
+    assert all(t == "signal" for t, _, _ in recorder.sent)
+    for patient in {r.patient for r in records}:
+        mine = [f for f in frames if f["patient"] == patient]
+        assert [f["frame_seq"] for f in mine] == list(range(len(mine)))
+        starts = [f["start_sample"] for f in mine]
+        assert starts == list(np.cumsum([0] + [len(f["samples"]) for f in mine[:-1]]))
+        truth = sorted(r.onset_sample for r in records if r.patient == patient)
+        assert truth[0] == 0 and all(120 <= b - a <= 160 for a, b in zip(truth, truth[1:], strict=False))
+        assert "onset" not in json.dumps(mine[0]) and "label" not in json.dumps(mine[0])
+
+
+def test_loop_with_duration_continues_sequences(tmp_path: Path) -> None:
+    recorder, _, records = run(tmp_path, patients=2, loop=True, duration=0.5, rate=200)
+    seqs = [(r.patient, r.seq) for r in records]
+    assert len(seqs) == len(set(seqs)) and len(records) > 30
+
+
+def test_pacer_keeps_the_rate() -> None:
+    clock = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock[0] += seconds
+
+    pacer = Pacer(100, monotonic=lambda: clock[0], sleep=sleep)
+    for _ in range(10):
+        pacer.wait(1)
+    assert sum(slept) == pytest.approx(0.1)
+    assert clock[0] == pytest.approx(0.1)
