@@ -6,6 +6,7 @@ import hashlib
 import logging
 import shutil
 import urllib.request
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,7 +108,10 @@ def read_ucr(path: Path) -> Split:
         if path.suffix == ".arff":
             table = _parse_arff(path)
         else:
-            table = np.loadtxt(path, delimiter="\t" if path.suffix == ".tsv" else None, ndmin=2)
+            with warnings.catch_warnings():  # an empty file is reported below, not warned
+                warnings.simplefilter("ignore", UserWarning)
+                table = np.loadtxt(path, delimiter="\t" if path.suffix == ".tsv" else None,
+                                   ndmin=2)
     except (OSError, ValueError) as exc:
         msg = f"cannot read {path}: {exc}"
         raise DataError(msg) from exc
@@ -161,7 +165,7 @@ def verify(data: Ecg5000) -> None:
     for name, digest in data.checksums.items():
         expected = ARRAY_SHA256 if name == "arrays" else FILE_SHA256.get(name)
         if expected is not None and digest != expected:
-            msg = f"checksum mismatch for {data.source / name}: sha256 {digest}, expected {expected}"
+            msg = f"checksum mismatch for {data.source / name}: {digest}, expected {expected}"
             raise DataError(msg)
 
 

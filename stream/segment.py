@@ -25,6 +25,10 @@ from stream.fiducial import Fiducial, find_fiducials, load_fiducial, resample_be
 if TYPE_CHECKING:
     from stream.settings import Settings
 
+FINAL_BEAT = (0.6, 1.6)
+"""Lengths, in running beat lengths, at which :meth:`PatientSegmenter.finish` emits the last
+beat (from the last onset to the end of the buffer); outside it, a ``partial_beat``."""
+
 
 class Reason(StrEnum):
     """Why a frame or a stretch of signal did not become (only) beats."""
@@ -125,6 +129,7 @@ class PatientSegmenter:
         self._pending: dict[int, _Frame] = {}
         self._gaps: deque[tuple[int, int]] = deque(maxlen=16)
         self._far_run = 0
+        self._closed = False  # finish() was called and no frame came since
         self._restart_buffer(0)
 
     def push(self, frame_seq: int, start_sample: int, fs: float, samples: NDArray) -> PushResult:
@@ -143,13 +148,21 @@ class PatientSegmenter:
         values = np.asarray(samples, dtype=np.float64).ravel()
         if not self._admit(frame_seq, fs, values, out):
             return out
-        if self._expected is None or fs != self.fs:
+        if self._expected is None or fs != self.fs or self._reopens(frame_seq, start_sample):
             self._start_stream(frame_seq, start_sample, fs, out)
+        self._closed = False
         self._route(_Frame(frame_seq, start_sample, values), out)
         return out
 
     def finish(self) -> PushResult:
-        """End of stream: use the held frames, then cut the last beat; the segmenter resets."""
+        """End of stream (or an idle patient): use the held frames, then close the last beat.
+
+        The last beat runs from the last onset to the end of the buffer; it is emitted when
+        its length is within :data:`FINAL_BEAT` times the running beat length, otherwise it
+        is reported as a ``partial_beat``. The segmenter stays usable: a later frame that
+        continues the stream (next ``frame_seq``, ``start_sample`` at the buffer end) goes on
+        from there, with the rhythm kept; any other later frame starts a new stream.
+        """
         out = PushResult()
         if self._expected is None:
             return out
@@ -157,15 +170,22 @@ class PatientSegmenter:
             self._declare_gap(out)
         self._detect(out, final=True)
         tail = self._end - self._onset if self._onset is not None else self._buf.size
-        if self._onset is not None and self._refractory <= tail <= self._max_interval():
+        lo, hi = (factor * self._beat_length() for factor in FINAL_BEAT)
+        if self._onset is not None and lo <= tail <= hi:
             self._emit(self._onset, self._end, self._onset_interpolated, out)
         elif tail > 0:
             out.issues.append(Issue(Reason.PARTIAL_BEAT, None, int(tail), "end of stream"))
-        self._expected = None
-        self._restart_buffer(self._end)
+        self._buf = np.empty(0, dtype=np.float64)
+        self._buf_start = self._end
+        self._onset, self._closed = None, True
         return out
 
     # Frame admission and ordering.
+
+    def _reopens(self, seq: int, start: int) -> bool:
+        """After :meth:`finish`: a new frame that does not continue the stream restarts it."""
+        return self._closed and seq >= (self._expected or 0) and (
+            seq != self._expected or start != self._end)
 
     def _admit(self, seq: int, fs: float, values: NDArray, out: PushResult) -> bool:
         cfg = self.config

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from producers.signal import frames, stitch
 from stream.fiducial import load_fiducial
 from stream.segment import PatientSegmenter, Reason, SegmenterConfig
-from stream.segment_eval import evaluate
+from stream.segment_eval import evaluate, load_split, match_onsets, segment_signal
 
 FS = 140.0
 FRAME = 64
@@ -180,3 +180,79 @@ def test_real_ecg5000_recall_and_precision() -> None:
     figures = evaluate(_data_dir(), patients=3, frame_size=128, seed=5)
     assert figures["recall"] >= 0.99, figures["recall"]
     assert figures["precision"] >= 0.99, figures["precision"]
+
+
+def test_finish_emits_the_last_beat() -> None:
+    signal, onsets = _signal()
+    beats, issues = _run(_frames(signal))
+    assert abs(beats[-1].onset_sample - onsets[-1]) <= 3
+    assert abs(beats[-1].length - (signal.size - onsets[-1])) <= 3
+    assert not [i for i in issues if i.detail == "end of stream"]
+
+
+def test_finish_reports_an_implausibly_short_tail() -> None:
+    signal, onsets = _signal()
+    cut = int(onsets[-1]) + 60  # 60 samples < 0.6 beat after the last onset
+    beats, issues = _run(_frames(signal[:cut]))
+    assert abs(beats[-1].onset_sample - onsets[-2]) <= 3
+    tail = [i for i in issues if i.detail == "end of stream"]
+    assert tail and tail[0].reason is Reason.PARTIAL_BEAT and abs(tail[0].samples_lost - 60) <= 3
+
+
+def test_finish_then_contiguous_frames_continue_the_stream() -> None:
+    signal, onsets = _signal(n_beats=16)
+    order = _frames(signal)
+    seg = PatientSegmenter(SegmenterConfig(reorder_window=4, max_ahead=16))
+    beats, issues = [], []
+    for index, (seq, start, samples) in enumerate(order):
+        if index == len(order) // 2:
+            result = seg.finish()  # idle flush in the middle of the stream
+            beats += result.beats
+            issues += result.issues
+        result = seg.push(seq, start, FS, samples)
+        beats += result.beats
+        issues += result.issues
+    beats += seg.finish().beats
+    found = np.array([b.onset_sample for b in beats])
+    assert all(np.abs(found - onset).min() <= 3 for onset in onsets)
+    assert len(found) == len(onsets)
+    assert Reason.START_MISMATCH not in _reasons(issues)
+
+
+def test_finish_then_unrelated_frame_starts_a_new_stream() -> None:
+    signal, onsets = _signal()
+    seg = PatientSegmenter()
+    for seq, start, samples in _frames(signal):
+        seg.push(seq, start, FS, samples)
+    seg.finish()
+    again = seg.push(100, 10**6, FS, signal[:FRAME])
+    assert Reason.START_MISMATCH not in _reasons(again.issues)
+    assert Reason.DUPLICATE in _reasons(seg.push(0, 0, FS, signal[:FRAME]).issues)
+
+
+def _anomalous_heavy(seed: int) -> tuple[float, float]:
+    """Recall and precision on 600 TEST beats, 93 % anomalous as in seed-test, HRV on."""
+    test, labels = load_split(_data_dir(), "TEST")
+    rng = np.random.default_rng(seed)
+    pick = np.concatenate([rng.choice(np.flatnonzero(labels != 1), 560, replace=False),
+                           rng.choice(np.flatnonzero(labels == 1), 40, replace=False)])
+    rng.shuffle(pick)
+    n_true = n_found = n_match = 0
+    for chunk in np.array_split(pick, 4):
+        stitched = stitch(test[chunk], rng, (120, 160))
+        found = np.array([b.onset_sample for b in segment_signal(stitched.signal, 128)])
+        matched, _ = match_onsets(found, stitched.onsets, 14)
+        n_true, n_found, n_match = n_true + stitched.onsets.size, n_found + found.size, \
+            n_match + matched.size
+    return n_match / n_true, n_match / n_found
+
+
+def test_anomalous_heavy_recall_and_precision_floor() -> None:
+    recall, precision = _anomalous_heavy(seed=0)
+    assert recall >= 0.98 and precision >= 0.98, (recall, precision)  # measured 0.987 / 0.988
+
+
+@pytest.mark.xfail(strict=True, reason="target 0.99 on anomalous-heavy replays not met yet")
+def test_anomalous_heavy_recall_and_precision_target() -> None:
+    recall, precision = _anomalous_heavy(seed=2)
+    assert recall >= 0.99 and precision >= 0.99, (recall, precision)  # measured 0.982 / 0.983
