@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: install
-	$(BIN)/ecg-stream smoke
+	$(BIN)/ecg-stream demo
 
 # pytest's exit code 5 (no tests collected) is a failure for us.
 test: install lint

@@ -75,6 +75,7 @@ class Replayer:
         self.progress = progress
         self._next_onset: dict[int, int] = {}
         self._next_frame: dict[int, int] = {}
+        self._beat_json: dict[int, str] = {}
 
     def run(self) -> ReplayReport:
         """Send laps until the plan (or ``duration``) is done; flush; return the counts."""
@@ -100,16 +101,23 @@ class Replayer:
             if deadline is not None and time.monotonic() >= deadline:
                 return False
             pacer.wait(1)
-            pid = patient_id(int(patient))
-            beat, sent = self.beats[row], now_ms()
-            self.manifest.write(ManifestRecord("beat", pid, int(seq), None, len(beat), int(row),
-                                               int(self.labels[row]), sent))
-            value = encode({"schema": SCHEMA_VERSION, "patient": pid, "seq": int(seq),
-                            "samples": _samples(beat), "sent_ms": sent})
-            self.producer.send(self.beats_topic, key=pid.encode(), value=value)
+            pid, sent = patient_id(int(patient)), now_ms()
+            self.manifest.write(ManifestRecord("beat", pid, int(seq), None, self.beats.shape[1],
+                                               int(row), int(self.labels[row]), sent))
+            self.producer.send(self.beats_topic, key=pid.encode(),
+                               value=self._beat_value(int(row), pid, int(seq), sent))
             report.beats_sent += 1
             self._tick(1)
         return True
+
+    def _beat_value(self, row: int, pid: str, seq: int, sent: int) -> bytes:
+        """The BeatMessage JSON; each row's samples are encoded once and reused (load tests)."""
+        samples = self._beat_json.get(row)
+        if samples is None:
+            samples = json.dumps(_samples(self.beats[row]), separators=(",", ":"))
+            self._beat_json[row] = samples
+        return (f'{{"schema":{SCHEMA_VERSION},"patient":"{pid}","seq":{seq},'
+                f'"samples":{samples},"sent_ms":{sent}}}').encode()
 
     def _send_frames(self, plan: Assignment, pacer: Pacer, deadline: float | None,
                      report: ReplayReport) -> bool:

@@ -62,13 +62,15 @@ def _register() -> None:
     from models.cli import model
     from producers.cli import replay
     from stream.alerts_cli import alerts
+    from stream.bench_cli import bench
     from stream.demo import demo
     from stream.evaluate_cli import evaluate_stream
     from stream.infra.cli import infra
     from stream.smoke import smoke
     from stream.worker_cli import worker
 
-    for command in (demo, infra, model, smoke, replay, worker, alerts, evaluate_stream):
+    for command in (demo, infra, model, smoke, replay, worker, alerts, evaluate_stream,
+                    bench):
         cli.add_command(command)
 
 

@@ -1,0 +1,26 @@
+"""A short smoke of the end-to-end benchmark harness: a complete report and no lost beat."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from stream.bench_cli import run_bench
+from stream.settings import Settings
+
+KEYS = {"throughput_beats_per_s", "latency_ms", "lost", "dead_lettered", "peak_rss_mb",
+        "baseline_throughput_beats_per_s", "ratio", "config", "machine"}
+
+
+def test_bench_smoke(infra: Settings, tmp_path: Path) -> None:
+    report = run_bench(infra, workers=[1], rate=100.0, duration=3.0, patients=8,
+                       workdir=tmp_path, baseline=True)
+    assert KEYS <= set(report)
+    assert set(report["latency_ms"]) == {"p50", "p95", "p99"}
+    assert report["lost"] == 0 and report["dead_lettered"] == 0
+    assert report["throughput_beats_per_s"] > 0 and report["baseline_throughput_beats_per_s"] > 0
+    assert report["ratio"] is not None and report["peak_rss_mb"] > 0
+    assert report["machine"]["cores"] >= 1
+    assert [run["tag"] for run in report["runs"]] == ["1-worker", "baseline"]
+    assert report["runs"][0]["beats_scored"] == report["runs"][0]["beats_sent"] > 0
+    assert (tmp_path / "bench.png").stat().st_size > 10_000
+    assert (tmp_path / "bench.json").exists()
