@@ -68,7 +68,7 @@ def model() -> None:
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
 @click.option("--quantile", type=float, default=0.995, show_default=True,
               help="Threshold = this quantile of the validation normals' errors.")
-@click.option("--runtime", type=RUNTIME, default="torch-bf16", show_default=True,
+@click.option("--runtime", type=RUNTIME, default="torch", show_default=True,
               help="Runtime the checkpoint recommends; every runtime gets its threshold.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--json", "as_json", is_flag=True)
@@ -78,14 +78,14 @@ def train(settings: Settings, protocol: str, seed: int, hidden: tuple[int, ...],
           quantile: float, runtime: str, out: Path, as_json: bool) -> None:
     """Train on normal beats, calibrate the threshold on validation, write a checkpoint."""
     from models.pipeline import fit_checkpoint
-    from models.runtime import RUNTIMES
+    from models.runtime import available_runtimes
     from models.threshold import QuantileRule
     from models.train import TrainConfig
 
     config = TrainConfig(hidden=hidden, epochs=epochs, batch_size=batch_size, lr=lr,
                          patience=patience, seed=seed, threads=threads, device=device)
     written = fit_checkpoint(_load_data(settings), protocol, config,  # type: ignore[arg-type]
-                             QuantileRule(quantile), out, runtime, RUNTIMES,  # type: ignore[arg-type]
+                             QuantileRule(quantile), out, runtime, available_runtimes(),  # type: ignore[arg-type]
                              progress=not as_json)
     report = written["metrics"][protocol]
     summary = {"checkpoint": str(out), "version": written["version"],
@@ -120,7 +120,8 @@ def evaluate(settings: Settings, protocol: str, checkpoint_dir: Path | None,
 @model.command()
 @click.option("--batches", default="1,2,4,8,16,32,64,128,256,512", show_default=True,
               callback=_batches)
-@click.option("--threads", type=click.IntRange(1), default=2, show_default=True)
+@click.option("--threads", type=click.IntRange(1), default=1, show_default=True,
+              help="Intra-op threads of the measured process (1 = how the stream runs).")
 @click.option("--runtime", type=RUNTIME, help="Default: the checkpoint's recommended runtime.")
 @click.option("--seconds", type=float, default=1.0, show_default=True,
               help="Length of one timing window.")

@@ -77,6 +77,7 @@ def run_once(settings: Settings, workdir: Path, workers: int, rate: float, durat
     from stream.evaluate_cli import read_outputs
     from stream.evaluation import evaluate_run
     from stream.procstat import Sampler, memory_mb
+    from stream.schemas import now_ms
     from stream.workers import start_worker, stop_worker, wait_group_stable
 
     manifest = workdir / f"{tag}-manifest.jsonl"
@@ -87,6 +88,7 @@ def run_once(settings: Settings, workdir: Path, workers: int, rate: float, durat
     try:
         wait_group_stable(settings, workers, procs)
         sampler = Sampler(settings, settings.topic_beats, [p.pid for p in procs])
+        t0_ms = now_ms()
         sampler.start()
         sent = sent or run_replay(settings, "all", manifest, **replay)
         header, records = read_manifest(manifest)
@@ -112,7 +114,7 @@ def run_once(settings: Settings, workdir: Path, workers: int, rate: float, durat
         "worker_cpu": [round(cpu_share(v), 2) for v in sampler.procs.values()],
         "peak_rss_mb": round(max(peaks, default=0.0), 1), "worker_exit_codes": codes,
         "lag": sampler.lag, "f1": report["f1"],
-        "_scores": scores,
+        "_scores": scores, "_t0_ms": t0_ms,
     }
 
 
@@ -128,9 +130,9 @@ def plot(results: list[dict[str, Any]], path: Path) -> Path:
     fig, axes = plt.subplots(3, 1, figsize=(9, 9), sharex=True)
     for result in results:
         label = result["tag"]
-        series = per_second(result["_scores"])
+        series = per_second(result["_scores"], result["_t0_ms"])
         axes[0].plot([t for t, _ in series], [c for _, c in series], label=label)
-        lat = latency_series(result["_scores"])
+        lat = latency_series(result["_scores"], result["_t0_ms"])
         axes[1].plot([t for t, _ in lat], [v for _, v in lat], label=label)
         axes[2].plot([t for t, _ in result["lag"]], [max(v, 0) for _, v in result["lag"]],
                      label=label)
@@ -138,7 +140,7 @@ def plot(results: list[dict[str, Any]], path: Path) -> Path:
     axes[1].set_ylabel("p99 latency (ms)")
     axes[1].set_yscale("log")
     axes[2].set_ylabel("consumer lag (beats)")
-    axes[2].set_xlabel("seconds since the replay started")
+    axes[2].set_xlabel("seconds since the workers were ready")
     for ax in axes:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)

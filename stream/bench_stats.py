@@ -21,11 +21,12 @@ def batch_sizes(scores: Sequence[ScoreRecord]) -> dict[str, float]:
             "max": float(sizes.max())}
 
 
-def per_second(scores: Sequence[ScoreRecord]) -> list[tuple[float, int]]:
-    """Beats published in each second since the first publication: (t seconds, count)."""
+def per_second(scores: Sequence[ScoreRecord], start_ms: int | None = None
+               ) -> list[tuple[float, int]]:
+    """Beats published in each second since ``start_ms`` (default: the first publication)."""
     if not scores:
         return []
-    start = min(s.published_ms for s in scores)
+    start = min(s.published_ms for s in scores) if start_ms is None else start_ms
     counts = Counter((s.published_ms - start) // 1000 for s in scores)
     return [(float(t), counts.get(t, 0)) for t in range(int(max(counts)) + 1)]
 
@@ -45,11 +46,12 @@ def sustained_throughput(scores: Sequence[ScoreRecord], trim: float = 0.1) -> fl
     return float(np.mean(middle))
 
 
-def latency_series(scores: Sequence[ScoreRecord]) -> list[tuple[float, float]]:
-    """p99 latency (ms) of the beats published in each second."""
+def latency_series(scores: Sequence[ScoreRecord], start_ms: int
+                   ) -> list[tuple[float, float]]:
+    """p99 latency (ms) of the beats published in each second since ``start_ms``."""
     if not scores:
         return []
-    start = min(s.sent_ms for s in scores)
+    start = start_ms
     by_second: dict[int, list[int]] = {}
     for s in scores:
         by_second.setdefault((s.published_ms - start) // 1000, []).append(

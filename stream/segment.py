@@ -2,8 +2,14 @@
 
 The worker keeps one :class:`PatientSegmenter` per patient and feeds it frames in arrival
 order. Frames are put back in ``frame_seq`` order (a bounded reorder buffer), appended to a
-sample buffer, and beat starts are found there with the matched filter of
-:mod:`stream.fiducial`; true onsets are never given to it. Every frame that is not used, and
+sample buffer, and beat boundaries are chosen there by the delayed-decision tracker of
+:mod:`stream.viterbi` (dynamic programming over matched-filter and rhythm candidates, whole
+beats scored against the stretched TRAIN beat shapes of :mod:`stream.beatfit`; a boundary is
+final :data:`stream.viterbi.DECISION_DELAY` beats behind the newest candidate). Once the
+boundary after it is final, each boundary is moved (a few samples) to where the two beats
+around it fit those shapes best, so a beat is emitted about 4.5 beats after its end. Without
+shipped beat shapes the matched-filter peaks are used directly.
+True onsets are never given to it. Every frame that is not used, and
 every stretch of signal that ends in no beat, is reported as an :class:`Issue` with a
 machine-readable :class:`Reason`, so the worker can dead-letter or count it.
 """
@@ -20,7 +26,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.normalize import BEAT_LENGTH, znormalize
+from stream.beatfit import BeatFit, stretched
 from stream.fiducial import Fiducial, find_fiducials, load_fiducial, resample_beat
+from stream.viterbi import Tracker
 
 if TYPE_CHECKING:
     from stream.settings import Settings
@@ -130,6 +138,7 @@ class PatientSegmenter:
         self._gaps: deque[tuple[int, int]] = deque(maxlen=16)
         self._far_run = 0
         self._closed = False  # finish() was called and no frame came since
+        self._tracker: Tracker | None = None
         self._restart_buffer(0)
 
     def push(self, frame_seq: int, start_sample: int, fs: float, samples: NDArray) -> PushResult:
@@ -169,6 +178,7 @@ class PatientSegmenter:
         while self._pending:
             self._declare_gap(out)
         self._detect(out, final=True)
+        self._settle_next(self._end if self._plausible_tail() else None, out)
         tail = self._end - self._onset if self._onset is not None else self._buf.size
         lo, hi = (factor * self._beat_length() for factor in FINAL_BEAT)
         if self._onset is not None and lo <= tail <= hi:
@@ -177,7 +187,9 @@ class PatientSegmenter:
             out.issues.append(Issue(Reason.PARTIAL_BEAT, None, int(tail), "end of stream"))
         self._buf = np.empty(0, dtype=np.float64)
         self._buf_start = self._end
-        self._onset, self._closed = None, True
+        self._onset, self._next, self._closed = None, None, True
+        if self._tracker is not None:
+            self._tracker.reset(self._end, known=False)
         return out
 
     # Frame admission and ordering.
@@ -204,6 +216,11 @@ class PatientSegmenter:
         self.fs = fs
         self._template, self._refractory = self.fiducial.scaled(fs)
         self._nominal = self.fiducial.beat_length * fs / self.fiducial.fs
+        templates = self.fiducial.beat_templates
+        self._fit: BeatFit | None = stretched(templates, self._nominal) if templates else None
+        self._radius = tuple(round(r * self._nominal) for r in self.fiducial.refine_radius)
+        self._tracker = (Tracker(self._fit, self._template, self.fiducial.height, self._nominal)
+                         if self._fit is not None else None)
         self._expected = seq
         self._pending.clear()
         self._restart_buffer(start)
@@ -267,13 +284,17 @@ class PatientSegmenter:
         self._fid: int | None = None
         self._onset: int | None = None
         self._onset_interpolated = False
+        self._next: tuple[int, bool] | None = None  # boundary waiting for its refinement
         self._intervals: deque[int] = deque(maxlen=8)
+        if self._tracker is not None:
+            self._tracker.reset(start, known=False)
 
     @property
     def _end(self) -> int:
         return self._buf_start + self._buf.size
 
     def _reset(self, new_start: int, out: PushResult, why: str) -> None:
+        self._settle_next(None, out)
         kept = self._end - (self._onset if self._onset is not None else self._buf_start)
         if kept > 0:
             out.issues.append(Issue(Reason.PARTIAL_BEAT, None, int(kept), why))
@@ -288,22 +309,41 @@ class PatientSegmenter:
             self._restart_buffer(self._end)
 
     def _beat_length(self) -> float:
-        return float(np.median(self._intervals)) if self._intervals else self._nominal
+        """Median of the last intervals (nominal before any); plain Python, it is hot."""
+        if not self._intervals:
+            return self._nominal
+        values, half = sorted(self._intervals), len(self._intervals) // 2
+        return float(values[half]) if len(values) % 2 else (values[half - 1] + values[half]) / 2
 
     def _max_interval(self) -> float:
         return self.fiducial.fill * self._beat_length()
 
     def _detect(self, out: PushResult, final: bool) -> None:
+        if self._tracker is not None:
+            self._track(self._tracker, out, final)
+        else:
+            self._greedy(out, final)
+        keep = (self._onset if self._onset is not None else self._end) - self._buf_start
+        if keep > 0 and self._onset is not None:
+            self._buf = self._buf[keep:]
+            self._buf_start += keep
+
+    def _track(self, tracker: Tracker, out: PushResult, final: bool) -> None:
+        """Boundaries decided by the delayed-decision tracker of :mod:`stream.viterbi`."""
+        decided = tracker.advance(self._buf, self._buf_start, self._beat_length(), final)
+        for boundary, interpolated in decided:
+            if self._fid is not None and not interpolated:
+                self._intervals.append(boundary - self._fid)
+            self._place(boundary, interpolated, out)
+
+    def _greedy(self, out: PushResult, final: bool) -> None:
+        """Boundaries from matched-filter peaks alone (no beat templates shipped)."""
         peaks = find_fiducials(self._buf, self._template, self.fiducial.height, self._refractory)
         horizon = 0 if final else self._refractory
         limit = self._buf.size - self._template.size - horizon
         for peak in peaks[peaks <= limit] + self._buf_start:
             if self._fid is None or peak >= self._fid + self._refractory:
                 self._accept(int(peak), out)
-        keep = (self._onset if self._onset is not None else self._end) - self._buf_start
-        if keep > 0 and self._onset is not None:
-            self._buf = self._buf[keep:]
-            self._buf_start += keep
 
     def _accept(self, fid: int, out: PushResult) -> None:
         previous = self._fid
@@ -317,12 +357,39 @@ class PatientSegmenter:
 
     def _place(self, fid: int, interpolated: bool, out: PushResult) -> None:
         onset = max(self._buf_start, fid - round(self.fiducial.offset * self._beat_length()))
-        if self._onset is None and onset > self._buf_start:
-            lead = onset - self._buf_start
-            out.issues.append(Issue(Reason.PARTIAL_BEAT, None, lead, "before first boundary"))
-        elif self._onset is not None:
-            self._emit(self._onset, onset, interpolated or self._onset_interpolated, out)
-        self._fid, self._onset, self._onset_interpolated = fid, onset, interpolated
+        self._fid = fid
+        if self._onset is None:
+            if onset > self._buf_start:
+                lead = onset - self._buf_start
+                out.issues.append(Issue(Reason.PARTIAL_BEAT, None, lead, "before first boundary"))
+            self._onset, self._onset_interpolated = onset, interpolated
+            return
+        self._settle_next(onset, out)
+        self._next = (onset, interpolated)
+
+    def _plausible_tail(self) -> bool:
+        """Whether the waiting boundary to the buffer end spans a plausible last beat."""
+        if self._next is None:
+            return False
+        lo, hi = (factor * self._beat_length() for factor in FINAL_BEAT)
+        return lo <= self._end - self._next[0] <= hi
+
+    def _settle_next(self, after: int | None, out: PushResult) -> None:
+        """Refine the waiting boundary between the last onset and ``after``, emit the beat.
+
+        ``after`` is the boundary after it, or None when there is no full beat after it (a
+        reset, or an implausible tail at the end): the boundary is then kept as detected.
+        """
+        if self._next is None or self._onset is None:
+            return
+        onset, interpolated = self._next
+        if self._fit is not None and after is not None:
+            start = self._buf_start
+            radius = self._radius[1 if interpolated else 0]
+            onset = start + self._fit.refine(self._buf, self._onset - start, onset - start,
+                                             after - start, radius)
+        self._emit(self._onset, onset, interpolated or self._onset_interpolated, out)
+        self._onset, self._onset_interpolated, self._next = onset, interpolated, None
 
     def _emit(self, onset: int, end: int, interpolated: bool, out: PushResult) -> None:
         raw = self._buf[onset - self._buf_start : end - self._buf_start]

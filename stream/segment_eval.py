@@ -4,7 +4,8 @@ Usage::
 
     python -m stream.segment_eval learn --data-dir DIR      # rewrite stream/fiducial.json
     python -m stream.segment_eval evaluate --data-dir DIR [--frame-size 64] [--no-hrv]
-    python -m stream.segment_eval pipeline --data-dir DIR [--split seed-test] [--seed 0]
+    python -m stream.segment_eval pipeline --data-dir DIR [--split seed-test] [--seed 0] \
+        [--join level|raw]
 
 ``evaluate`` prints JSON: onset recall and precision within ``--tolerance`` samples, the
 onset error, how far the re-cut beats are from the originals, and the F1 of a 1-nearest-
@@ -12,24 +13,33 @@ neighbour detector (threshold fitted on TRAIN only) on original versus re-cut te
 ``pipeline`` mirrors the worker: ``Replayer`` messages, decoded ``FrameMessage``s,
 ``SegmenterPool``, the LSTM checkpoint and ``evaluate_run``; it compares detection F1 in
 continuous mode with beat mode (the detector on the original rows of the same manifest).
+``--join raw`` replays the old stitching with a level step at every beat join (the default,
+``level``, is step-free; see :func:`producers.signal.stitch`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import json
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from producers.signal import DEFAULT_HRV, frames, stitch
+import producers.signal
+from producers.signal import DEFAULT_HRV, JOIN_LEVEL, JOINS, frames, stitch
+from stream.beatfit import learn_templates
 from stream.fiducial import FIDUCIAL_JSON, learn_fiducial, save_fiducial
 from stream.segment import Beat, PatientSegmenter, SegmenterConfig
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 TOLERANCE = 14  # samples: 10 % of a 140-sample beat
 
@@ -175,10 +185,21 @@ class _ListProducer:
         return None
 
 
+@contextlib.contextmanager
+def _stitch_join(join: str) -> Iterator[None]:
+    """Make ``producers.signal.stitch`` (as the replay imports it) use ``join`` meanwhile."""
+    original = producers.signal.stitch
+    producers.signal.stitch = functools.partial(original, join=join)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        producers.signal.stitch = original  # type: ignore[assignment]
+
+
 def replay_frames(data_dir: Path, split: str, patients: int, seed: int,
-                  hrv: tuple[int, int] | None, frame_size: int = 128
+                  hrv: tuple[int, int] | None, frame_size: int = 128, join: str = JOIN_LEVEL
                   ) -> tuple[list[bytes], list[Any], NDArray[np.float32]]:
-    """Run the real ``Replayer`` in continuous mode into memory.
+    """Run the real ``Replayer`` in continuous mode into memory, beats joined by ``join``.
 
     Returns:
         The frame message values in send order, the manifest records, and all beats
@@ -197,7 +218,7 @@ def replay_frames(data_dir: Path, split: str, patients: int, seed: int,
     producer = _ListProducer()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "manifest.jsonl"
-        with ManifestWriter(path) as writer:
+        with ManifestWriter(path) as writer, _stitch_join(join):
             Replayer(producer, "beats", "signal", beats, labels, rows, options, writer).run()
         _, records = read_manifest(path)
     return producer.values, records, beats
@@ -219,18 +240,18 @@ def segment_messages(values: list[bytes]) -> list[Any]:
     for value in values:
         pending += pool.push(FrameMessage.model_validate_json(value), 0)[0]
     return pending + pool.flush_idle(2**62)  # every patient idle: end of stream
-    return pending
 
 
 def pipeline(data_dir: Path, split: str = "seed-test", patients: int = 32, seed: int = 0,
              hrv: tuple[int, int] | None = DEFAULT_HRV, checkpoint: Path | None = None,
-             frame_size: int = 128) -> dict[str, Any]:
+             frame_size: int = 128, join: str = JOIN_LEVEL) -> dict[str, Any]:
     """Segmentation and LSTM detection figures of one in-memory continuous replay."""
     from models.detector import load_detector
     from stream.evaluation import detection_metrics, evaluate_run
     from stream.schemas import ScoreRecord
 
-    values, records, beats = replay_frames(data_dir, split, patients, seed, hrv, frame_size)
+    values, records, beats = replay_frames(data_dir, split, patients, seed, hrv, frame_size,
+                                           join)
     pending = segment_messages(values)
     detector = load_detector(checkpoint or _default_checkpoint())
     scores = detector.score(np.stack([p.samples for p in pending]).astype(np.float32))
@@ -246,8 +267,9 @@ def pipeline(data_dir: Path, split: str = "seed-test", patients: int = 32, seed:
     original = detector.score(beats[rows]) > detector.threshold
     beat_mode = detection_metrics(labels, original)
     report["onset_error"] = _onset_errors(records, out)
-    report.update(split=split, patients=patients, seed=seed, hrv=hrv, checkpoint=detector.version,
-                  threshold=detector.threshold, f1_beat_mode=beat_mode["f1"],
+    report.update(split=split, patients=patients, seed=seed, hrv=hrv, join=join,
+                  checkpoint=detector.version, threshold=detector.threshold,
+                  f1_beat_mode=beat_mode["f1"],
                   f1_gap_points=round(100 * (beat_mode["f1"] - report["f1"]), 3))
     report.pop("latency_ms", None)
     report.pop("throughput_beats_per_s", None)
@@ -289,16 +311,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-hrv", action="store_true")
     parser.add_argument("--split", choices=["seed-test", "ucr-test", "all"], default="seed-test")
     parser.add_argument("--checkpoint", type=Path, default=None)
+    parser.add_argument("--join", choices=JOINS, default=JOIN_LEVEL,
+                        help="beat joins of the replayed signal (pipeline): level or raw step")
     args = parser.parse_args(argv)
     hrv = None if args.no_hrv else DEFAULT_HRV
     if args.command == "pipeline":
         report = pipeline(args.data_dir, args.split, args.patients or 32, args.seed, hrv,
-                          args.checkpoint, args.frame_size or 128)
+                          args.checkpoint, args.frame_size or 128, args.join)
         sys.stdout.write(json.dumps(report, indent=1) + "\n")
         return 0
     if args.command == "learn":
         train, labels = load_split(args.data_dir, "TRAIN")
-        save_fiducial(learn_fiducial(train[labels == 1]), FIDUCIAL_JSON)
+        fiducial = learn_fiducial(train[labels == 1])
+        templates = np.round(learn_templates(train, labels), 6)
+        rows = tuple(tuple(float(v) for v in row) for row in templates)
+        save_fiducial(replace(fiducial, beat_templates=rows), FIDUCIAL_JSON)
         sys.stdout.write(FIDUCIAL_JSON.read_text(encoding="utf-8"))
         return 0
     figures = evaluate(args.data_dir, args.patients or 4, args.frame_size or 64, hrv, args.seed)

@@ -2,6 +2,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -47,3 +48,27 @@ def test_bench_json_keys(run):
                             "--repeats", "1", "--threads", "1"))
     assert {"results", "best_beats_per_s", "reference_beats_per_s", "ratio"} <= set(report)
     assert {"model", "batch", "beats_per_s"} <= set(report["results"][0])
+
+
+def test_train_writes_checkpoint_from_synthetic_data(tmp_path):
+    rng = np.random.default_rng(0)
+    for split, n in (("TRAIN", 40), ("TEST", 30)):
+        labels = np.where(np.arange(n) % 4 == 0, 2.0, 1.0)[:, None]
+        np.savetxt(tmp_path / f"ECG5000_{split}.txt",
+                   np.hstack([labels, rng.standard_normal((n, 140))]), fmt="%16.7e", delimiter="")
+    _register()
+    out = tmp_path / "ck"
+    result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "model", "train", "--protocol",
+                                      "ucr", "--hidden", "4,2", "--epochs", "1", "--threads", "1",
+                                      "--runtime", "torch", "--out", str(out), "--json"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["checkpoint"] == str(out) and (out / "model.safetensors").is_file()
+
+
+@pytest.mark.parametrize("hidden", ["0,4", "a,b"])
+def test_train_rejects_bad_hidden(hidden, tmp_path):
+    _register()
+    result = CliRunner().invoke(cli, ["model", "train", "--hidden", hidden, "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "hidden" in result.output.lower()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from producers.signal import DEFAULT_HRV, frames, stitch
+from producers.signal import DEFAULT_HRV, JOIN_RAW, frames, stitch
 
 
 def _beats(n: int = 5) -> np.ndarray:
@@ -23,10 +23,29 @@ def test_stitch_onsets_and_lengths_tile_the_signal(hrv: tuple[int, int] | None) 
         assert out.lengths.min() >= hrv[0] and out.lengths.max() <= hrv[1]
 
 
-def test_stitch_without_hrv_is_concatenation() -> None:
+def test_stitch_raw_without_hrv_is_concatenation() -> None:
     beats = _beats()
-    out = stitch(beats, np.random.default_rng(1), None)
+    out = stitch(beats, np.random.default_rng(1), None, join=JOIN_RAW)
     assert np.array_equal(out.signal, beats.ravel())
+
+
+def test_stitch_level_joins_shift_each_beat_by_a_constant() -> None:
+    beats = _beats(400)
+    out = stitch(beats, np.random.default_rng(1), None)
+    pieces = out.signal.reshape(400, 140).astype(np.float64)
+    shift = pieces - beats
+    assert np.allclose(shift, shift[:, :1], atol=1e-4)  # one constant per beat
+    assert shift[0, 0] == 0.0
+    assert np.abs(shift).max() < 40.0  # pulled back toward 0: no unbounded drift
+    slope = 0.5 * ((beats[:-1, -1] - beats[:-1, -2]) + (beats[1:, 1] - beats[1:, 0]))
+    level = np.abs(pieces[1:, 0] - pieces[:-1, -1] - slope)
+    raw = np.abs(beats[1:, 0] - beats[:-1, -1] - slope)
+    assert np.median(level) < 0.5 * np.median(raw)
+
+
+def test_stitch_rejects_unknown_join() -> None:
+    with pytest.raises(ValueError, match="join"):
+        stitch(_beats(), np.random.default_rng(0), None, join="smooth")
 
 
 def test_stitch_resampled_beat_keeps_end_points() -> None:

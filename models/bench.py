@@ -1,0 +1,130 @@
+"""Scorer throughput by batch size, with the reference architecture measured in the same run."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+
+from models.detector import Detector, load_detector
+from models.network import REFERENCE_HIDDEN, LstmAutoencoder
+from models.runtime import RuntimeName
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+
+
+def beats_per_second(score: Callable[[NDArray[np.float32]], Any], beats: NDArray[np.float32],
+                     seconds: float, repeats: int) -> float:
+    """Best of ``repeats`` timed windows of about ``seconds`` each, after one warm-up call.
+
+    Args:
+        score: called on the whole ``beats`` batch each time.
+        beats: float32 ``(batch, 140)``.
+        seconds: length of one timing window.
+        repeats: number of windows; the fastest counts (other load on the CPU only slows).
+    """
+    score(beats)
+    best = 0.0
+    for _ in range(repeats):
+        calls, started = 0, time.perf_counter()
+        while (elapsed := time.perf_counter() - started) < seconds:
+            score(beats)
+            calls += 1
+        best = max(best, calls * len(beats) / elapsed)
+    return best
+
+
+def reference_detector(num_threads: int, seed: int = 0) -> Detector:
+    """The reference notebook's architecture (LSTM 1->256->128 / 128->128->256), torch fp32."""
+    torch.manual_seed(seed)
+    model = LstmAutoencoder(140, REFERENCE_HIDDEN).eval()
+    return Detector(model, 0.0, "reference", "torch", num_threads)
+
+
+def untrained_detector(hidden: tuple[int, ...], runtime: RuntimeName, num_threads: int,
+                       seed: int = 0) -> Detector:
+    """A seeded random-weight model of the given sizes, for speed curves only."""
+    torch.manual_seed(seed)
+    model = LstmAutoencoder(140, hidden).eval()
+    return Detector(model, 0.0, f"untrained-{'-'.join(map(str, hidden))}", runtime, num_threads)
+
+
+def run_bench(detector: Detector, batches: Sequence[int] = DEFAULT_BATCHES,
+              seconds: float = 1.0, repeats: int = 3, seed: int = 0,
+              processes: int = 1, checkpoint: str | None = None) -> dict[str, Any]:
+    """Measure ``detector`` at each batch size and the reference model at batch 1.
+
+    Args:
+        detector: the scorer to measure, with its thread count set.
+        batches: batch sizes.
+        seconds: length of one timing window.
+        repeats: windows per measurement; the best counts.
+        seed: seed of the random beats and of the reference model's weights.
+        processes: when > 1, also measure this many single-thread processes side by side
+            (checkpoint ``checkpoint``) at the batch sizes >= 32.
+        checkpoint: checkpoint directory for the extra processes (None: the shipped one).
+
+    Returns:
+        The ``model bench --json`` document: ``results``, ``best_beats_per_s``,
+        ``best_batch``, ``reference_beats_per_s``, ``ratio`` and the settings used.
+    """
+    rng = np.random.default_rng(seed)
+    beats = rng.standard_normal((max(batches), detector.seq_len)).astype(np.float32)
+    name = f"{detector.version}:{detector.runtime_name}"
+    results = []
+    for batch in batches:
+        rate = beats_per_second(detector.score, beats[:batch], seconds, repeats)
+        results.append({"model": name, "batch": batch, "beats_per_s": round(rate, 1),
+                        "threads": detector.num_threads, "processes": 1})
+        logger.info("%s batch %d: %.0f beats/s", name, batch, rate)
+    for batch in [b for b in batches if b >= 32] if processes > 1 else []:
+        rate = multi_process_rate(checkpoint, detector.runtime_name, batch, processes,
+                                  seconds, repeats)
+        results.append({"model": name, "batch": batch, "beats_per_s": round(rate, 1),
+                        "threads": 1, "processes": processes})
+    reference = reference_detector(detector.num_threads, seed)
+    ref_rate = round(beats_per_second(reference.score, beats[:1], seconds, repeats), 1)
+    detector.num_threads = detector.num_threads  # the reference set torch's global count
+    best = max(results, key=lambda row: row["beats_per_s"])
+    single = max((r for r in results if r["processes"] == 1), key=lambda r: r["beats_per_s"])
+    results.append({"model": "reference-256-128:torch", "batch": 1, "beats_per_s": ref_rate,
+                    "threads": detector.num_threads, "processes": 1})
+    return {
+        "results": results, "best_beats_per_s": best["beats_per_s"], "best_batch": best["batch"],
+        "best_processes": best["processes"], "reference_beats_per_s": ref_rate,
+        "ratio": round(best["beats_per_s"] / ref_rate, 2),
+        "ratio_single_process": round(single["beats_per_s"] / ref_rate, 2),
+        "threads": detector.num_threads, "runtime": detector.runtime_name,
+        "seconds_per_window": seconds, "repeats": repeats, "torch": torch.__version__,
+    }
+
+
+def _process_rate(args: tuple[str | None, str, int, float, int]) -> float:
+    """Worker of :func:`multi_process_rate`: one single-thread detector in its own process."""
+    path, runtime, batch, seconds, repeats = args
+    from pathlib import Path
+
+    detector = load_detector(Path(path) if path else None, runtime, num_threads=1)  # type: ignore[arg-type]
+    beats = np.random.default_rng(0).standard_normal((batch, detector.seq_len)).astype(np.float32)
+    return beats_per_second(detector.score, beats, seconds, repeats)
+
+
+def multi_process_rate(path: str | None, runtime: str, batch: int, processes: int,
+                       seconds: float, repeats: int) -> float:
+    """Total beats/s of ``processes`` single-thread scorer processes running side by side.
+
+    This is how the stream scales on several cores (one worker process per core), which
+    measured faster here than one process with several intra-op threads.
+    """
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(processes) as pool:
+        rates = pool.map(_process_rate, [(path, runtime, batch, seconds, repeats)] * processes)
+    return float(sum(rates))
