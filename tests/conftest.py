@@ -46,6 +46,16 @@ def infra(settings: Settings) -> Iterator[Settings]:
 
 
 @pytest.fixture
+def require_data() -> Path:
+    """The ECG5000 folder from ECG_DATA_DIR; its absence fails the test (never a skip)."""
+    directory = os.environ.get("ECG_DATA_DIR")
+    if not directory or not (Path(directory) / "ECG5000_TEST.txt").is_file():
+        pytest.fail("set ECG_DATA_DIR to a folder with ECG5000_TRAIN.txt and ECG5000_TEST.txt "
+                    "(CI: ../shared/data/ecg5000)")
+    return Path(directory)
+
+
+@pytest.fixture
 def unique() -> Callable[[str], str]:
     """A factory of names unique to this test (topics, groups, Redis key prefixes)."""
     token = uuid.uuid4().hex[:10]

@@ -9,9 +9,7 @@ from click.testing import CliRunner
 from stream.cli import _register, cli
 
 SHARED = Path(os.environ.get("ECG_DATA_DIR", Path(__file__).parents[3] / "shared/data/ecg5000"))
-needs_data = pytest.mark.skipif(
-    not (SHARED / "ECG5000_TEST.txt").is_file(), reason="ECG5000 not found"
-)
+needs_data = pytest.mark.usefixtures("require_data")
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,7 @@ from models.data import load_dir, load_ecg5000, read_ucr
 from stream.errors import DataError
 
 SHARED = Path(os.environ.get("ECG_DATA_DIR", Path(__file__).parents[3] / "shared/data/ecg5000"))
-needs_data = pytest.mark.skipif(
-    not (SHARED / "ECG5000_TRAIN.txt").is_file(), reason=f"ECG5000 not found in {SHARED}"
-)
+needs_data = pytest.mark.usefixtures("require_data")
 
 
 def _table(n=4, seed=0):

@@ -7,13 +7,8 @@ from models.detector import Detector, load_detector
 from models.network import LstmAutoencoder
 from stream.errors import CheckpointError
 
-try:
-    import onnxruntime  # noqa: F401 -- the optional ``onnx`` extra
-except ImportError:
-    HAS_ORT = False
-else:
-    HAS_ORT = True
-ORT = pytest.param("onnxruntime", marks=pytest.mark.skipif(not HAS_ORT, reason="no onnxruntime"))
+# The test install includes the optional ``onnx`` extra: a missing onnxruntime fails here.
+ORT = pytest.param("onnxruntime")
 RUNTIMES = ["torch", "torch-bf16", ORT]
 
 
@@ -51,7 +46,7 @@ def test_batching_does_not_change_scores(model, beats, runtime):
 
 @pytest.mark.parametrize(
     ("runtime", "rtol"),
-    [pytest.param("onnxruntime", 1e-5, marks=ORT.marks), ("torch-bf16", 0.05)],
+    [("onnxruntime", 1e-5), ("torch-bf16", 0.05)],
 )
 def test_runtimes_agree_with_torch(model, beats, runtime, rtol):
     reference = Detector(model, 1.0, "t", "torch").score(beats)
@@ -91,8 +86,7 @@ def test_save_load_round_trip(model, beats, tmp_path):
     loaded = load_detector(directory)
     assert (loaded.threshold, loaded.version, loaded.runtime_name) == (3.5, "v1", "torch")
     np.testing.assert_array_equal(loaded.score(beats), Detector(model, 0.0, "x").score(beats))
-    if HAS_ORT:
-        assert load_detector(directory, runtime="onnxruntime").threshold == 3.6
+    assert load_detector(directory, runtime="onnxruntime").threshold == 3.6
     with pytest.raises(CheckpointError, match="no threshold calibrated"):
         load_detector(directory, runtime="torch-bf16")
 

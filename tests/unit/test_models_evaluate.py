@@ -34,7 +34,7 @@ def test_nearest_neighbour_matches_brute_force():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (SHARED / "ECG5000_TEST.txt").is_file(), reason="ECG5000 not found")
+@pytest.mark.usefixtures("require_data")
 def test_shipped_checkpoint_quality_on_seed_protocol():
     from models.data import load_ecg5000
     from models.report import run_evaluation
@@ -49,7 +49,7 @@ def test_shipped_checkpoint_quality_on_seed_protocol():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (SHARED / "ECG5000_TEST.txt").is_file(), reason="ECG5000 not found")
+@pytest.mark.usefixtures("require_data")
 def test_shipped_ucr_checkpoint_quality():
     from models.data import load_ecg5000
     from models.report import run_evaluation

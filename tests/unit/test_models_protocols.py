@@ -8,9 +8,7 @@ from models.data import load_ecg5000
 from models.protocols import make_splits
 
 SHARED = Path(os.environ.get("ECG_DATA_DIR", Path(__file__).parents[3] / "shared/data/ecg5000"))
-pytestmark = pytest.mark.skipif(
-    not (SHARED / "ECG5000_TRAIN.txt").is_file(), reason=f"ECG5000 not found in {SHARED}"
-)
+pytestmark = pytest.mark.usefixtures("require_data")
 
 
 @pytest.fixture(scope="module")
