@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import socket
+from collections.abc import Awaitable
 from typing import Any
 
 import faust
@@ -24,6 +25,39 @@ from stream.schemas import now_ms
 from stream.settings import Settings
 
 log = logging.getLogger(__name__)
+STOP_GRACE_S = 20.0
+EXIT_ABANDONED = 75  # EX_TEMPFAIL: the batch will be redelivered after a restart
+
+
+def _abandon(size: int, exc: BaseException) -> None:
+    """Exit at once, before Faust can commit the offsets of a batch whose outputs failed."""
+    log.critical("abandoning the in-flight batch of %d records (%r): exiting without "
+                 "committing its offsets; they will be redelivered", size, exc)
+    logging.shutdown()
+    os._exit(EXIT_ABANDONED)
+
+
+async def run_batch(work: Awaitable[object], size: int) -> None:
+    """Run one micro-batch so that its offsets are acknowledged only after its outputs.
+
+    ``stream.take_events`` acknowledges a batch's events when the loop body ends, even when
+    it ends by an exception or by cancellation at shutdown. So the work is shielded: on
+    SIGTERM the in-flight batch is finished (within ``STOP_GRACE_S``) before the agent stops,
+    and a batch that fails or cannot finish makes the process exit without a commit.
+    """
+    task = asyncio.ensure_future(work)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        log.warning("stopping: finishing the in-flight batch of %d records first", size)
+        try:
+            await asyncio.wait_for(task, timeout=STOP_GRACE_S)
+        except Exception as exc:  # noqa: BLE001 - any failure here must not commit
+            _abandon(size, exc)
+        log.warning("stopping: in-flight batch of %d records published", size)
+        raise
+    except Exception as exc:  # noqa: BLE001
+        _abandon(size, exc)
 
 
 def _raw(app: faust.App, name: str, partitions: int) -> Any:
@@ -77,16 +111,16 @@ def create_app(settings: Settings, runtime_factory: Any) -> faust.App:
     @app.agent(beats_in, name="score-beats")
     async def score_beats(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_size, within=within):
-            await runtime().handle_beats(_records(events))
+            await run_batch(runtime().handle_beats(_records(events)), len(events))
 
     @app.agent(signal_in, name="segment-signal")
     async def segment_signal(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_size, within=within):
-            await runtime().handle_frames(_records(events))
+            await run_batch(runtime().handle_frames(_records(events)), len(events))
 
     @app.timer(interval=0.5, name="flush-idle-patients")
     async def flush_idle() -> None:
-        await runtime().flush_idle()
+        await run_batch(runtime().flush_idle(), 0)
 
     app.ecg_runtime = runtime  # type: ignore[attr-defined]
     return app
