@@ -58,28 +58,32 @@ class WorkerRuntime:
         self.counters = Counters()
         self._lock = asyncio.Lock()  # agents and the idle-flush timer take turns
 
-    async def handle_beats(self, records: Sequence[RawInput]) -> BatchResult:
-        """Beat mode: one record per beat."""
-        result, messages = BatchResult(), []
+    def _decode(self, records: Sequence[RawInput], decode: Callable[[RawInput, int], object],
+                result: BatchResult) -> list[tuple[RawInput, object]]:
+        """Decoded messages with their records; the rest become dead letters in ``result``."""
+        good = []
         for raw in records:
-            decoded = decode_beat(raw, self.settings.max_payload_bytes)
+            decoded = decode(raw, self.settings.max_payload_bytes)
             if isinstance(decoded, DeadLetter):
                 result.dead.append(decoded.model_copy(update={"worker": self.worker}))
-                continue
-            messages.append(decoded)
+            else:
+                good.append((raw, decoded))
+        return good
+
+    async def handle_beats(self, records: Sequence[RawInput]) -> BatchResult:
+        """Beat mode: one record per beat."""
+        result = BatchResult()
+        messages = [message for _, message in self._decode(records, decode_beat, result)]
         received = records[0].received_ms if records else now_ms()
-        return await self._finish(records, pending_from_messages(messages, received), result)
+        pending = pending_from_messages(messages, received)  # type: ignore[arg-type]
+        return await self._finish(records, pending, result)
 
     async def handle_frames(self, records: Sequence[RawInput]) -> BatchResult:
         """Continuous mode: frames go through each patient's segmenter; its beats are scored."""
         result, pending = BatchResult(), []
-        for raw in records:
-            decoded = decode_frame(raw, self.settings.max_payload_bytes)
-            if isinstance(decoded, DeadLetter):
-                result.dead.append(decoded.model_copy(update={"worker": self.worker}))
-                continue
+        for raw, frame in self._decode(records, decode_frame, result):
             self.counters.frames += 1
-            beats, issues = self.segmenters.push(decoded, raw.received_ms)  # type: ignore[union-attr]
+            beats, issues = self.segmenters.push(frame, raw.received_ms)  # type: ignore[union-attr]
             pending.extend(beats)
             result.dead.extend(dead_letter(raw, reason, detail, self.worker)
                                for reason, detail in issues)
