@@ -43,6 +43,8 @@ class SegmenterPool:
         self.config = SegmenterConfig.from_settings(settings)
         self.fiducial = load_fiducial()
         self.idle_ms = settings.segment_idle_flush_ms
+        self._latest_sent = 0  # newest producer send time seen: the stream's event time
+        self._last_received = 0  # when this worker last received any frame
         self._by_patient: OrderedDict[str, _Patient] = OrderedDict()
         self.events: dict[str, int] = {}
         self.samples_lost = 0
@@ -64,6 +66,8 @@ class SegmenterPool:
         result = state.segmenter.push(frame.frame_seq, frame.start_sample, frame.fs,
                                       np.asarray(frame.samples, dtype=np.float64))
         state.last_ms, state.sent_ms, state.flushed = received_ms, frame.sent_ms, False
+        self._latest_sent = max(self._latest_sent, frame.sent_ms)
+        self._last_received = max(self._last_received, received_ms)
         beats = self._pending(frame.patient, state, result.beats, received_ms)
         return beats, self._triage(frame, result.issues)
 
@@ -71,11 +75,16 @@ class SegmenterPool:
         """Close the last beat of every patient idle for ``idle_ms`` (once per idle spell).
 
         A monitor that stops sending (end of a replay, a disconnect) would otherwise keep its
-        last beat open forever, since a beat ends only where the next one starts.
+        last beat open forever, since a beat ends only where the next one starts. Idle is
+        judged in event time (the patient's newest frame is ``idle_ms`` older, by producer
+        send time, than the newest frame of any patient) or when no frame at all arrived for
+        ``idle_ms``; so a worker working through a backlog does not cut beats short.
         """
         beats = []
+        stream_quiet = now - self._last_received >= self.idle_ms
         for patient, state in self._by_patient.items():
-            if state.flushed or now - state.last_ms < self.idle_ms:
+            behind = self._latest_sent - state.sent_ms >= self.idle_ms
+            if state.flushed or not (behind or stream_quiet):
                 continue
             state.flushed = True
             result = state.segmenter.finish()
