@@ -122,7 +122,6 @@ def create_app(settings: Settings, runtime_factory: Any) -> faust.App:
     async def flush_idle() -> None:
         await run_batch(runtime().flush_idle(), 0)
 
-    app.ecg_runtime = runtime  # type: ignore[attr-defined]
     return app
 
 

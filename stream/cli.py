@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from stream.errors import EcgError
 from stream.settings import Settings
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+EXIT_ERROR, EXIT_USAGE = 1, 2
 
 
 def emit(data: Any, as_json: bool) -> None:

@@ -27,7 +27,6 @@ signal, not a bad record; they are counted in :attr:`SegmenterPool.events`."""
 class _Patient:
     segmenter: PatientSegmenter
     count: int = 0
-    last_ms: int = 0
     sent_ms: int = 0
     flushed: bool = False
 
@@ -65,7 +64,7 @@ class SegmenterPool:
         state = self._patient(frame.patient)
         result = state.segmenter.push(frame.frame_seq, frame.start_sample, frame.fs,
                                       np.asarray(frame.samples, dtype=np.float64))
-        state.last_ms, state.sent_ms, state.flushed = received_ms, frame.sent_ms, False
+        state.sent_ms, state.flushed = frame.sent_ms, False
         self._latest_sent = max(self._latest_sent, frame.sent_ms)
         self._last_received = max(self._last_received, received_ms)
         beats = self._pending(frame.patient, state, result.beats, received_ms)
