@@ -66,6 +66,12 @@ def model() -> None:
               help="Early stopping: epochs without a better validation loss.")
 @click.option("--threads", type=click.IntRange(1), default=2, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@click.option("--lr-patience", type=click.IntRange(1), default=6, show_default=True,
+              help="Halve the learning rate after this many epochs without improvement.")
+@click.option("--noise", type=click.FloatRange(0.0), default=0.0, show_default=True,
+              help="Denoising: std of Gaussian noise added to training inputs (z units).")
+@click.option("--max-minutes", type=click.FloatRange(0.0, min_open=True),
+              help="Stop training after this wall-clock budget (best weights kept).")
 @click.option("--quantile", type=float, default=0.995, show_default=True,
               help="Threshold = this quantile of the validation normals' errors.")
 @click.option("--runtime", type=RUNTIME, default="torch", show_default=True,
@@ -74,8 +80,9 @@ def model() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def train(settings: Settings, protocol: str, seed: int, hidden: tuple[int, ...], epochs: int,
-          batch_size: int, lr: float, patience: int, threads: int, device: str,
-          quantile: float, runtime: str, out: Path, as_json: bool) -> None:
+          batch_size: int, lr: float, lr_patience: int, patience: int, threads: int,
+          device: str, noise: float, max_minutes: float | None, quantile: float,
+          runtime: str, out: Path, as_json: bool) -> None:
     """Train on normal beats, calibrate the threshold on validation, write a checkpoint."""
     from models.pipeline import fit_checkpoint
     from models.runtime import available_runtimes
@@ -83,10 +90,17 @@ def train(settings: Settings, protocol: str, seed: int, hidden: tuple[int, ...],
     from models.train import TrainConfig
 
     config = TrainConfig(hidden=hidden, epochs=epochs, batch_size=batch_size, lr=lr,
-                         patience=patience, seed=seed, threads=threads, device=device)
+                         lr_patience=lr_patience, patience=patience, seed=seed,
+                         threads=threads, device=device,
+                         noise=noise, max_minutes=max_minutes)
     written = fit_checkpoint(_load_data(settings), protocol, config,  # type: ignore[arg-type]
                              QuantileRule(quantile), out, runtime, available_runtimes(),  # type: ignore[arg-type]
                              progress=not as_json)
+    _emit(_summary(out, written), as_json)
+
+
+def _summary(out: Path, written: dict[str, Any]) -> dict[str, Any]:
+    protocol = written["training"]["protocol"]
     report = written["metrics"][protocol]
     summary = {"checkpoint": str(out), "version": written["version"],
                "best_epoch": written["training"]["best_epoch"],
@@ -94,7 +108,33 @@ def train(settings: Settings, protocol: str, seed: int, hidden: tuple[int, ...],
                "baseline_1nn_roc_auc": report["baseline_1nn_roc_auc"]}
     if "seed_protocol" in report:
         summary["seed_protocol"] = report["seed_protocol"]
-    _emit(summary, as_json)
+    return summary
+
+
+@model.command()
+@click.option("--checkpoint", "checkpoint_dir", required=True,
+              type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--quantile", type=float, default=0.995, show_default=True,
+              help="Threshold = this quantile of the validation normals' errors.")
+@click.option("--runtime", type=RUNTIME, help="Runtime to recommend (default: unchanged).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Write here instead of replacing the checkpoint.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def calibrate(settings: Settings, checkpoint_dir: Path, quantile: float, runtime: str | None,
+              out: Path | None, as_json: bool) -> None:
+    """Recalibrate every runtime's threshold and re-measure a checkpoint on this machine.
+
+    For checkpoints trained elsewhere (e.g. ``model train --device cuda`` on a GPU machine).
+    """
+    from models.pipeline import recalibrate_checkpoint
+    from models.runtime import available_runtimes
+    from models.threshold import QuantileRule
+
+    target = out or checkpoint_dir
+    written = recalibrate_checkpoint(_load_data(settings), checkpoint_dir, QuantileRule(quantile),
+                                     target, runtime, available_runtimes())  # type: ignore[arg-type]
+    _emit(_summary(target, written), as_json)
 
 
 @model.command()

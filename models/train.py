@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,7 +21,12 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Hyper-parameters of one training run (all recorded in the checkpoint)."""
+    """Hyper-parameters of one training run (all recorded in the checkpoint).
+
+    ``noise`` > 0 trains a denoising autoencoder: Gaussian noise of that standard deviation
+    is added to each input beat, the target stays the clean beat. ``max_minutes`` stops
+    training after the epoch that passes that wall-clock budget (best weights kept).
+    """
 
     hidden: tuple[int, ...] = (64, 32)
     epochs: int = 150
@@ -33,6 +39,8 @@ class TrainConfig:
     seed: int = 1
     threads: int = 2
     device: str = "auto"
+    noise: float = 0.0
+    max_minutes: float | None = None
 
 
 @dataclass
@@ -63,16 +71,20 @@ def _epoch(
     """One pass over shuffled mini-batches; returns the mean L1 loss."""
     model.train()
     order = torch.randperm(len(data), generator=generator).to(data.device)
-    total = 0.0
+    total = torch.zeros((), device=data.device)
     for start in range(0, len(data), config.batch_size):
         batch = data[order[start : start + config.batch_size]]
+        inputs = batch
+        if config.noise > 0:
+            noise = torch.randn(batch.shape, generator=generator).to(data.device)
+            inputs = batch + config.noise * noise
         optimizer.zero_grad(set_to_none=True)
-        loss = nn.functional.l1_loss(model(batch), batch)
+        loss = nn.functional.l1_loss(model(inputs), batch)
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
-        total += loss.item() * len(batch)
-    return total / len(data)
+        total += loss.detach() * len(batch)
+    return float(total) / len(data)
 
 
 @torch.inference_mode()
@@ -114,6 +126,7 @@ def train(
     result = TrainResult(model=model, best_epoch=0)
     best, best_state = math.inf, copy.deepcopy(model.state_dict())
     bar = tqdm(range(1, config.epochs + 1), disable=not progress, unit="epoch")
+    deadline = None if config.max_minutes is None else time.monotonic() + 60 * config.max_minutes
     for epoch in bar:
         result.train_loss.append(_epoch(model, data, optimizer, config, generator))
         result.val_loss.append(_validate(model, val))
@@ -125,6 +138,9 @@ def train(
                 model.state_dict()), epoch
         elif epoch - result.best_epoch >= config.patience:
             logger.info("early stop at epoch %d (best %d)", epoch, result.best_epoch)
+            break
+        if deadline is not None and time.monotonic() > deadline:
+            logger.info("time budget reached at epoch %d (best %d)", epoch, result.best_epoch)
             break
     model.load_state_dict(best_state)
     model.eval()

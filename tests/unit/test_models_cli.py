@@ -25,7 +25,7 @@ def run():
     return invoke
 
 
-@pytest.mark.parametrize("command", ["train", "evaluate", "bench"])
+@pytest.mark.parametrize("command", ["train", "calibrate", "evaluate", "bench"])
 def test_help(run, command):
     assert "Usage" in run("model", command, "--help")
 
@@ -63,6 +63,14 @@ def test_train_writes_checkpoint_from_synthetic_data(tmp_path):
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
     assert summary["checkpoint"] == str(out) and (out / "model.safetensors").is_file()
+    again = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "model", "calibrate",
+                                     "--checkpoint", str(out), "--quantile", "0.5",
+                                     "--out", str(tmp_path / "re"), "--json"],
+                               catch_exceptions=False)
+    assert again.exit_code == 0, again.output
+    recalibrated = json.loads(again.output)
+    assert recalibrated["checkpoint"] == str(tmp_path / "re")
+    assert recalibrated["threshold"] < summary["threshold"]
 
 
 @pytest.mark.parametrize("hidden", ["0,4", "a,b"])

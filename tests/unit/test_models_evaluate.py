@@ -57,13 +57,13 @@ def test_shipped_ucr_checkpoint_quality():
     report = run_evaluation(load_ecg5000(SHARED, Path("/nonexistent")), "ucr", None)
     assert report["counts"]["test_normal"] == 2627 and report["counts"]["test_anomaly"] == 1873
     assert report["roc_auc"] >= UCR_ROC_AUC_FLOOR
-    assert report["recall"] >= 0.98 and report["precision"] >= 0.9
+    assert report["recall"] >= 0.93 and report["precision"] >= 0.97  # measured 0.944, 0.979
 
 
-# Floors the shipped checkpoints meet with their default runtime (measured: seed 144/145
-# normals, 137/145 anomalies, ROC-AUC 0.9958; ucr ROC-AUC 0.9892; see docs/model.md), one
-# step of slack for another CPU's bf16 kernels. The tests compute every figure.
+# Floors the shipped checkpoints meet with their default runtime (measured: seed 145/145
+# normals, 133/145 anomalies, ROC-AUC 0.9981; ucr ROC-AUC 0.9936; see docs/model.md), with a
+# little slack for another CPU's float kernels. The tests compute every figure.
 SEED_NORMAL_FLOOR = 144
-SEED_ANOMALY_FLOOR = 136
-SEED_ROC_AUC_FLOOR = 0.995
-UCR_ROC_AUC_FLOOR = 0.988
+SEED_ANOMALY_FLOOR = 132
+SEED_ROC_AUC_FLOOR = 0.9975
+UCR_ROC_AUC_FLOOR = 0.992
