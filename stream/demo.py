@@ -7,6 +7,7 @@ replayed, the outputs joined with the manifest, a summary printed, what it start
 from __future__ import annotations
 
 import logging
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +19,51 @@ from stream.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def offline_decisions(settings: Settings, rows: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """The checkpoint's static-threshold decisions on source ``rows``, scored offline."""
+def offline_scores(settings: Settings, rows: list[int]) -> tuple[np.ndarray, np.ndarray, float]:
+    """Labels and offline scores of source ``rows``, and the checkpoint's static threshold.
+
+    The beats are z-normalized again first, as the worker does with any input (the stored
+    ones already are, to float32 precision).
+    """
     from models.data import load_ecg5000
     from models.detector import load_detector
+    from models.normalize import znormalize
 
     data = load_ecg5000(settings.data_dir, settings.cache_dir)
     beats = np.concatenate([data.train.beats, data.test.beats])[rows]
     labels = np.concatenate([data.train.labels, data.test.labels])[rows]
     detector = load_detector(settings.checkpoint, runtime=settings.model_runtime,
                              num_threads=settings.torch_threads)
-    return labels, detector.score(beats) > detector.threshold
+    return labels, detector.score(znormalize(beats)), detector.threshold
+
+
+def offline_agreement(settings: Settings, records: list[Any], scores: list[Any]
+                      ) -> dict[str, Any]:
+    """Beat mode: the stream's scores and decisions against the same beats scored offline.
+
+    ``offline_f1`` uses the checkpoint's static threshold. In adaptive mode a beat may be
+    judged against its patient's threshold instead; ``decisions_match_offline`` counts the
+    beats whose offline score, judged against the threshold the stream used for that beat,
+    gives the stream's decision, and ``max_score_diff`` is the largest score difference.
+    """
+    from collections import Counter
+
+    from stream.evaluation import beat_pairs, detection_metrics
+
+    pairs, _, _ = beat_pairs(records, scores)
+    labels, offline, static = offline_scores(settings, [t.source_row for t, _ in pairs])
+    live = np.array([s.score for _, s in pairs], dtype=np.float64)
+    used = np.array([s.threshold for _, s in pairs], dtype=np.float64)
+    decided = np.array([s.anomalous for _, s in pairs], dtype=bool)
+    sources = Counter(s.threshold_source for _, s in pairs)
+    return {
+        "offline_f1": detection_metrics(labels, offline > static)["f1"],
+        "threshold_mode": settings.threshold_mode,
+        "static_threshold": round(static, 4),
+        "threshold_sources": dict(sorted(sources.items())),
+        "max_score_diff": float(np.abs(live - offline).max()) if len(pairs) else 0.0,
+        "decisions_match_offline": int(((offline > used) == decided).sum()),
+    }
 
 
 def count_alerts(settings: Settings, scores: list[Any]) -> int:
@@ -40,17 +75,37 @@ def count_alerts(settings: Settings, scores: list[Any]) -> int:
     return sum(tracker.observe(record) is not None for record in anomalies)
 
 
+def drop_keys(settings: Settings, prefix: str) -> int:
+    """Delete the Redis keys under ``prefix:`` (a demo run's statistics); return how many."""
+    import redis
+
+    password = settings.redis_password.get_secret_value() if settings.redis_password else None
+    client = redis.Redis.from_url(settings.redis_url, password=password, socket_timeout=5.0)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        return int(client.delete(*keys)) if keys else 0
+    except (redis.RedisError, OSError) as exc:
+        log.warning("could not delete the demo's Redis keys %s:*: %r", prefix, exc)
+        return 0
+    finally:
+        client.close()
+
+
 def run_demo(settings: Settings, workdir: Path, mode: str, rate: float, patients: int,
              progress: bool) -> dict[str, Any]:
     """Run the whole pipeline once; return the summary (the ``demo --json`` document)."""
     from producers.cli import run_replay
     from producers.manifest import read_manifest
     from stream.evaluate_cli import read_outputs
-    from stream.evaluation import detection_metrics, evaluate_run
+    from stream.evaluation import evaluate_run
     from stream.infra import services
     from stream.workers import start_worker, stop_worker, wait_group_stable
 
     states = services.up(settings)
+    # Threshold statistics of this run only: replayed patient ids repeat from run to run, and
+    # a patient's statistics from an earlier demo would change this run's thresholds.
+    prefix = f"{settings.redis_key_prefix}:demo:{uuid.uuid4().hex[:8]}"
+    settings = settings.model_copy(update={"redis_key_prefix": prefix})
     manifest = workdir / "demo-manifest.jsonl"
     worker = start_worker(settings, workdir / "demo-worker.log")
     try:
@@ -62,11 +117,12 @@ def run_demo(settings: Settings, workdir: Path, mode: str, rate: float, patients
                                     idle_timeout=15.0, timeout=600.0)
     finally:
         code = stop_worker(worker)
+        drop_keys(settings, prefix)
         services.down(settings, only_started=states)
     scores = [s for s in scores if s.mode == mode and s.sent_ms >= header["started_ms"] - 1000]
     report = evaluate_run(records, scores, len(dead))
-    labels, offline = offline_decisions(settings, [r.source_row for r in records])
-    report["offline_f1"] = detection_metrics(labels, offline)["f1"]
+    if mode == "beat":
+        report.update(offline_agreement(settings, records, scores))
     report["anomalies"] = sum(s.anomalous for s in scores)
     report["alerts"] = count_alerts(settings, scores)
     report.update(worker_ready_s=round(ready_s, 2), worker_exit_code=code,

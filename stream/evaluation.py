@@ -40,8 +40,9 @@ def latency_ms(scores: Iterable[ScoreRecord]) -> dict[str, float]:
     return {"p50": float(p50), "p95": float(p95), "p99": float(p99)}
 
 
-def _beat_mode(manifest: list[ManifestRecord], scores: list[ScoreRecord]
+def beat_pairs(manifest: list[ManifestRecord], scores: list[ScoreRecord]
                ) -> tuple[list[tuple[ManifestRecord, ScoreRecord]], int, int]:
+    """Beat mode: (manifest record, first score) pairs, missing beats and duplicate scores."""
     by_id: dict[tuple[str, int, int | None], list[ScoreRecord]] = defaultdict(list)
     for score in scores:
         by_id[(score.patient, score.seq, score.sent_ms)].append(score)
@@ -102,7 +103,7 @@ def evaluate_run(manifest: list[ManifestRecord], scores: list[ScoreRecord], dead
     report: dict[str, Any] = {"mode": mode, "beats_sent": len(manifest),
                               "dead_lettered": dead_lettered}
     if mode == "beat":
-        pairs, missing, duplicates = _beat_mode(manifest, scores)
+        pairs, missing, duplicates = beat_pairs(manifest, scores)
     else:
         pairs, missing, duplicates, detected = _continuous_mode(manifest, scores, tolerance)
         distinct = detected

@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     threshold_k: float = Field(4.0, gt=0, description="patient threshold = mean + k * std")
     stats_update_on_anomaly: bool = False
     ewma_alpha: float = Field(0.05, gt=0, le=1)
+    threshold_max_factor: float = Field(
+        1.25, ge=1, description="ceiling of a patient threshold, x the static one")
 
     # Alert consumer: fire when >= m of the last n beats are anomalous; then stay quiet.
     alert_m: int = Field(3, ge=1)

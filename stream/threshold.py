@@ -154,9 +154,7 @@ class ThresholdPolicy:
             raise ValueError(msg)
 
     @classmethod
-    def from_settings(
-        cls, settings: Settings, static_threshold: float, max_factor: float | None = None
-    ) -> ThresholdPolicy:
+    def from_settings(cls, settings: Settings, static_threshold: float) -> ThresholdPolicy:
         """The policy configured by ``settings`` around the checkpoint's threshold."""
         return cls(
             static_threshold=float(static_threshold),
@@ -165,7 +163,7 @@ class ThresholdPolicy:
             k=settings.threshold_k,
             update_on_anomaly=settings.stats_update_on_anomaly,
             ewma_alpha=settings.ewma_alpha,
-            max_factor=max_factor,
+            max_factor=settings.threshold_max_factor,
         )
 
     def patient_threshold(self, stats: RunningStats | None) -> tuple[float, ThresholdSource]:

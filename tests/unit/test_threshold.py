@@ -139,9 +139,10 @@ def test_batch_updates_empty_when_nothing_eligible() -> None:
 
 def test_policy_from_settings() -> None:
     cfg = Settings(threshold_mode="static", warmup_beats=7, threshold_k=2.5,
-                   stats_update_on_anomaly=True, ewma_alpha=0.3)
+                   stats_update_on_anomaly=True, ewma_alpha=0.3, threshold_max_factor=1.5)
     policy = ThresholdPolicy.from_settings(cfg, static_threshold=0.42)
-    assert policy == ThresholdPolicy(0.42, "static", 7, 2.5, True, 0.3, None)
+    assert policy == ThresholdPolicy(0.42, "static", 7, 2.5, True, 0.3, 1.5)
+    assert ThresholdPolicy.from_settings(Settings(), 1.0).max_factor == 1.25
 
 
 def test_batch_sees_stats_before_the_batch() -> None:
