@@ -79,6 +79,10 @@ def create_app(settings: Settings, runtime_factory: Any) -> faust.App:
         topic_replication_factor=settings.topic_replication,
         consumer_auto_offset_reset="earliest", web_enabled=settings.worker_web_port is not None,
         web_port=settings.worker_web_port or 6066, producer_linger_ms=5,
+        # After a crash (no LeaveGroup), the group waits this long before giving the dead
+        # worker's partitions to the others: the crash-recovery time. Faust's default is 60 s.
+        broker_session_timeout=settings.worker_session_timeout_s,
+        broker_heartbeat_interval=settings.worker_session_timeout_s / 3,
         stream_buffer_maxsize=max(4096, 4 * settings.batch_size),
     )
     parts = settings.topic_partitions

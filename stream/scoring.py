@@ -126,9 +126,11 @@ class ThresholdGate:
 
     def _set_degraded(self, value: bool, exc: Exception | None = None) -> None:
         if value and not self.degraded:
-            log.warning("Redis unavailable (%r): static threshold, updates kept in memory", exc)
+            log.warning("degraded: Redis unavailable (%r); static threshold, statistics "
+                        "updates kept in memory", exc)
         elif not value and self.degraded:
-            log.warning("Redis is back: statistics merged, adaptive thresholds resumed")
+            log.warning("degraded mode over: Redis is back, statistics merged, adaptive "
+                        "thresholds resumed")
         self.degraded = value
 
 

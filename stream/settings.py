@@ -49,6 +49,8 @@ class Settings(BaseSettings):
 
     # Worker: consumer group, micro-batching, input limits, continuous-mode buffers.
     worker_group: str = Field("ecg-stream-worker", description="Faust app id = consumer group")
+    worker_session_timeout_s: float = Field(
+        10.0, ge=6, le=300, description="a crashed worker leaves the group after this")
     worker_web_port: int | None = Field(None, description="Faust web server port; None: off")
     batch_size: int = Field(256, ge=1, description="most beats in one model call")
     batch_within_ms: int = Field(50, ge=1, description="longest a beat waits for its batch")

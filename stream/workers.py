@@ -47,6 +47,8 @@ def group_members(settings: Settings) -> tuple[str, int]:
     """State and member count of the workers' consumer group."""
     from kafka.admin import KafkaAdminClient
 
+    # kafka-python cannot decode Faust's group metadata and warns on every call; harmless.
+    logging.getLogger("kafka.admin._groups").setLevel(logging.ERROR)
     admin = KafkaAdminClient(**kafka_python_config(settings), request_timeout_ms=5000)
     try:
         info: dict[str, Any] = admin.describe_groups([settings.worker_group])[settings.worker_group]

@@ -1,0 +1,236 @@
+"""Faults in the middle of a replay; after recovery every replayed beat is accounted for.
+
+Each test replays beats in a background thread, injects one fault, recovers, reads every
+output back and reports: beats sent, scored, duplicated (same beat identity scored twice),
+dead-lettered, lost (must be 0) and the recovery time.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from producers.cli import run_replay
+from producers.manifest import read_manifest
+from stream.evaluate_cli import read_outputs
+from stream.infra import kafka, redis_server
+from stream.schemas import ScoreRecord, now_ms
+from stream.settings import Settings
+from stream.stats_store import redis_client
+from stream.topics import ensure_topics
+from stream.workers import start_worker, stop_worker, wait_group_stable
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("require_data")]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Replay:
+    """``run_replay`` in a thread; ``join`` re-raises its error."""
+
+    def __init__(self, settings: Settings, manifest: Path, rate: float, **options: Any) -> None:
+        self.manifest, self.error = manifest, None
+
+        def target() -> None:
+            try:
+                run_replay(settings, "all", manifest, mode="beat", rate=rate, **options)
+            except Exception as exc:  # noqa: BLE001 - reported by join
+                self.error = exc
+
+        self.thread = threading.Thread(target=target, daemon=True)
+        self.thread.start()
+
+    def join(self, timeout: float = 180.0) -> None:
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "replay did not finish"
+        assert self.error is None, f"replay failed: {self.error!r}"
+
+
+@dataclass
+class Accounting:
+    sent: int
+    scored: int
+    duplicates: int
+    dead_lettered: int
+    lost: int
+    scores: list[ScoreRecord]
+
+    def report(self, name: str, recovery_s: float) -> None:
+        print(f"{name}: sent {self.sent}, scored {self.scored}, duplicates {self.duplicates}, "
+              f"dead-lettered {self.dead_lettered}, lost {self.lost}, "
+              f"recovery {recovery_s:.1f} s")
+
+
+def account(settings: Settings, manifest: Path) -> Accounting:
+    """Join the outputs with the manifest by beat identity (patient, seq)."""
+    header, records = read_manifest(manifest)
+    scores, dead = read_outputs(settings, header["started_ms"] - 1000, len(records),
+                                idle_timeout=30.0, timeout=300.0)
+    seen = Counter((s.patient, s.seq) for s in scores)
+    lost = sum((r.patient, r.seq) not in seen for r in records)
+    return Accounting(len(records), len(seen), sum(n - 1 for n in seen.values()), len(dead),
+                      lost, scores)
+
+
+def first_after(scores: list[ScoreRecord], ms: int,
+                keep: Callable[[ScoreRecord], bool] = lambda s: True) -> float:
+    """Seconds from ``ms`` to the first output published after it that ``keep`` accepts."""
+    later = [s.published_ms for s in scores if s.published_ms > ms and keep(s)]
+    last = max((s.published_ms for s in scores), default=None)
+    assert later, f"no output after the fault at {ms}: {len(scores)} outputs, last at {last}"
+    return (min(later) - ms) / 1000
+
+
+def test_worker_sigkill_mid_batch_then_restart(pipeline_settings: Callable[..., Settings],
+                                               tmp_path: Path) -> None:
+    settings = pipeline_settings(topic_partitions=2)
+    first = start_worker(settings, tmp_path / "first.log")
+    wait_group_stable(settings, 1, [first])
+    replay = Replay(settings, tmp_path / "manifest.jsonl", rate=1500.0, patients=16)
+    time.sleep(2.5)
+    killed_ms = now_ms()
+    first.send_signal(signal.SIGKILL)  # no shutdown code runs: offsets as last committed
+    assert first.wait(timeout=30) == -signal.SIGKILL
+    second = start_worker(settings, tmp_path / "second.log")
+    try:
+        replay.join()
+        result = account(settings, replay.manifest)
+    finally:
+        stop_worker(second)
+    result.report("SIGKILL", first_after(result.scores, killed_ms))
+    assert result.sent == 5000 and result.dead_lettered == 0
+    assert result.lost == 0
+    assert result.scored == 5000
+
+
+def test_second_worker_joins_and_leaves_mid_replay(pipeline_settings: Callable[..., Settings],
+                                                   tmp_path: Path) -> None:
+    settings = pipeline_settings(topic_partitions=4)
+    first = start_worker(settings, tmp_path / "first.log")
+    wait_group_stable(settings, 1, [first])
+    replay = Replay(settings, tmp_path / "manifest.jsonl", rate=400.0, patients=32)  # 12.5 s
+    try:
+        time.sleep(1.5)
+        joined_ms = now_ms()
+        second = start_worker(settings, tmp_path / "second.log")
+        wait_group_stable(settings, 2, [first, second])
+        time.sleep(1.0)
+        assert stop_worker(second) == 0
+        left_ms = now_ms()
+        replay.join()
+        result = account(settings, replay.manifest)
+    finally:
+        stop_worker(first)
+    workers = {s.worker for s in result.scores}
+    result.report("rebalance (join, then leave)", first_after(result.scores, left_ms))
+    assert result.sent == 5000 and result.dead_lettered == 0 and result.lost == 0
+    assert result.scored == 5000
+    assert len(workers) == 2, "the second worker took part before leaving"
+    assert any(s.published_ms > joined_ms for s in result.scores)
+
+
+@pytest.fixture
+def own_redis(infra: Settings, tmp_path: Path) -> Iterator[Settings]:
+    """A redis-server of this test's own (free port, own folder), so it can be stopped."""
+    settings = infra.model_copy(update={"redis_url": f"redis://127.0.0.1:{_free_port()}/0",
+                                        "state_dir": tmp_path / "state"})
+    assert redis_server.up(settings).state == "running"
+    yield settings
+    redis_server.down(settings)
+
+
+def test_redis_stopped_and_restarted_mid_replay(own_redis: Settings, unique: Callable[[str], str],
+                                                tmp_path: Path) -> None:
+    names = {f"topic_{t}": unique(t) for t in
+             ("beats", "signal", "scores", "anomalies", "deadletter", "alerts")}
+    settings = own_redis.model_copy(update={**names, "worker_group": unique("workers"),
+                                            "redis_key_prefix": unique("ecg"),
+                                            "stats_update_on_anomaly": True})
+    ensure_topics(settings)
+    worker = start_worker(settings, tmp_path / "worker.log")
+    wait_group_stable(settings, 1, [worker])
+    replay = Replay(settings, tmp_path / "manifest.jsonl", rate=1000.0, patients=16)
+    try:
+        time.sleep(1.5)
+        redis_server.down(settings)
+        stopped_ms = now_ms()
+        time.sleep(2.0)
+        assert redis_server.up(settings).state == "running"
+        restarted_ms = now_ms()
+        replay.join()
+        result = account(settings, replay.manifest)
+    finally:
+        stop_worker(worker)
+    degraded = [s for s in result.scores if s.degraded]
+    recovery = first_after(result.scores, restarted_ms, lambda s: not s.degraded)
+    result.report(f"Redis down {(restarted_ms - stopped_ms) / 1000:.1f} s", recovery)
+    print(f"  {len(degraded)} beats scored degraded (static threshold) while Redis was away")
+    assert result.sent == 5000 and result.dead_lettered == 0 and result.lost == 0
+    assert degraded, "the worker noticed Redis was away"
+    assert all(s.threshold_source == "static" for s in degraded)
+    assert all(stopped_ms - 1000 <= s.published_ms for s in degraded)
+    assert not any(s.degraded for s in result.scores if s.published_ms > restarted_ms + 10_000)
+    log = (tmp_path / "worker.log").read_text()
+    assert "degraded: Redis unavailable" in log and "degraded mode over" in log, log[-3000:]
+    # Statistics resume: after the restart Redis holds the global count of what was merged,
+    # including the updates kept in memory while it was away (AOF keeps what came before).
+    import asyncio
+
+    async def global_count() -> int:
+        client = redis_client(settings)
+        try:
+            value = await client.hget(f"{settings.redis_key_prefix}:stats:global", "count")
+        finally:
+            await client.aclose()
+        return int(value or 0)
+
+    assert asyncio.run(global_count()) == len(result.scores)
+
+
+@pytest.fixture
+def own_kafka(infra: Settings, tmp_path: Path) -> Iterator[Settings]:
+    """A Kafka broker of this test's own (free ports, own storage), so it can be restarted."""
+    settings = infra.model_copy(update={
+        "kafka_bootstrap": f"localhost:{_free_port()}",
+        "kafka_controller_port": _free_port(),
+        "state_dir": tmp_path / "state"})
+    assert kafka.up(settings).state == "running"
+    yield settings
+    kafka.down(settings)
+
+
+def test_broker_stopped_and_restarted_mid_replay(own_kafka: Settings, tmp_path: Path) -> None:
+    settings = own_kafka.model_copy(update={"topic_partitions": 2})
+    ensure_topics(settings)
+    worker = start_worker(settings, tmp_path / "worker.log")
+    wait_group_stable(settings, 1, [worker])
+    replay = Replay(settings, tmp_path / "manifest.jsonl", rate=800.0, patients=16)
+    try:
+        time.sleep(2.0)
+        stopped_ms = now_ms()
+        kafka.down(settings)
+        time.sleep(1.0)
+        assert kafka.up(settings).state == "running"
+        restarted_ms = now_ms()
+        replay.join(timeout=300)
+        result = account(settings, replay.manifest)
+        alive = worker.poll() is None
+    finally:
+        stop_worker(worker)
+    result.report(f"broker down {(restarted_ms - stopped_ms) / 1000:.1f} s",
+                  first_after(result.scores, restarted_ms))
+    assert alive, "the worker survived the broker restart"
+    assert result.sent == 5000 and result.dead_lettered == 0 and result.lost == 0
