@@ -14,15 +14,19 @@ import logging
 import os
 import socket
 from collections.abc import Awaitable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import faust
 
 from stream.decode import RawInput
+from stream.health import consumer_lags, health_report
 from stream.kafka_config import faust_broker_url, faust_credentials
 from stream.runtime import BatchResult, WorkerRuntime
 from stream.schemas import now_ms
 from stream.settings import Settings
+
+if TYPE_CHECKING:
+    from stream.metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
 STOP_GRACE_S = 20.0
@@ -70,8 +74,13 @@ def _records(events: list[Any]) -> list[RawInput]:
                      e.message.value, received) for e in events]
 
 
-def create_app(settings: Settings, runtime_factory: Any) -> faust.App:
-    """The worker app; ``runtime_factory(publish) -> WorkerRuntime`` is called on start-up."""
+def create_app(settings: Settings, runtime_factory: Any,
+               metrics: WorkerMetrics | None = None) -> faust.App:
+    """The worker app; ``runtime_factory(publish) -> WorkerRuntime`` is called on start-up.
+
+    With ``ECG_WORKER_WEB_PORT`` set, Faust's web server also serves ``/health`` (JSON;
+    HTTP 503 when no broker is reachable) and, given ``metrics``, ``/metrics`` (Prometheus).
+    """
     app = faust.App(
         settings.worker_group, broker=faust_broker_url(settings),
         broker_credentials=faust_credentials(settings), store="memory://",
@@ -125,6 +134,23 @@ def create_app(settings: Settings, runtime_factory: Any) -> faust.App:
     @app.timer(interval=0.5, name="flush-idle-patients")
     async def flush_idle() -> None:
         await run_batch(runtime().flush_idle(), 0)
+
+    @app.page("/health")
+    async def health(web: Any, request: Any) -> Any:
+        report = await health_report(settings, runtime())
+        return web.json(report, status=503 if report["status"] == "down" else 200)
+
+    if metrics is not None:
+        from stream.metrics import CONTENT_TYPE
+
+        @app.page("/metrics")
+        async def metrics_page(web: Any, request: Any) -> Any:
+            return web.bytes(metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
+
+        @app.timer(interval=2.0, name="consumer-lag")
+        async def consumer_lag() -> None:
+            metrics.set_lag(consumer_lags(app.consumer, (settings.topic_beats,
+                                                         settings.topic_signal)))
 
     return app
 

@@ -10,11 +10,15 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from stream.decode import RawInput, dead_letter, decode_beat, decode_frame
 from stream.schemas import DeadLetter, ScoreRecord, now_ms
 from stream.scoring import BatchScorer, PendingBeat, pending_from_messages
 from stream.settings import Settings
+
+if TYPE_CHECKING:
+    from stream.metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +55,12 @@ class WorkerRuntime:
     """Decodes, segments, scores and publishes micro-batches of raw input records."""
 
     def __init__(self, settings: Settings, scorer: BatchScorer, publish: Publish,
-                 segmenters: object | None = None, worker: str = "") -> None:
+                 segmenters: object | None = None, worker: str = "",
+                 metrics: WorkerMetrics | None = None) -> None:
         self.settings, self.scorer, self.publish = settings, scorer, publish
         self.segmenters = segmenters
         self.worker = worker
+        self.metrics = metrics
         self.counters = Counters()
         self._lock = asyncio.Lock()  # agents and the idle-flush timer take turns
 
@@ -76,7 +82,7 @@ class WorkerRuntime:
         messages = [message for _, message in self._decode(records, decode_beat, result)]
         received = records[0].received_ms if records else now_ms()
         pending = pending_from_messages(messages, received)  # type: ignore[arg-type]
-        return await self._finish(records, pending, result)
+        return await self._finish(records, pending, result, "beat")
 
     async def handle_frames(self, records: Sequence[RawInput]) -> BatchResult:
         """Continuous mode: frames go through each patient's segmenter; its beats are scored."""
@@ -87,7 +93,7 @@ class WorkerRuntime:
             pending.extend(beats)
             result.dead.extend(dead_letter(raw, reason, detail, self.worker)
                                for reason, detail in issues)
-        return await self._finish(records, pending, result)
+        return await self._finish(records, pending, result, "continuous")
 
     async def flush_idle(self) -> BatchResult:
         """Continuous mode: close and score the last beat of patients that went quiet."""
@@ -96,13 +102,16 @@ class WorkerRuntime:
         pending = self.segmenters.flush_idle(now_ms())  # type: ignore[attr-defined]
         if not pending:
             return BatchResult()
-        return await self._finish([], pending, BatchResult())
+        return await self._finish([], pending, BatchResult(), "continuous")
 
     async def _finish(self, records: Sequence[RawInput], pending: list[PendingBeat],
-                      result: BatchResult) -> BatchResult:
+                      result: BatchResult, mode: str) -> BatchResult:
         async with self._lock:
             result.scores = await self.scorer.score(pending)
             await self.publish(result)
+        if self.metrics is not None:
+            self.metrics.observe_batch(mode, len(records), result.scores, result.dead,
+                                       self.scorer.last_inference_s, self.scorer.gate.degraded)
         counters = self.counters
         counters.batches += 1
         counters.records += len(records)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -142,13 +143,16 @@ class BatchScorer:
         self._score, self.gate = score, gate
         self.model_version, self.worker = model_version, worker
         self._run = run or asyncio.to_thread
+        self.last_inference_s: float | None = None  # seconds of the latest model call
 
     async def score(self, beats: list[PendingBeat]) -> list[ScoreRecord]:
         """One model call (in a thread, off the event loop) and one threshold round trip."""
         if not beats:
             return []
         batch = np.stack([beat.samples for beat in beats])
+        started = time.perf_counter()
         scores = np.asarray(await self._run(self._score, batch), dtype=np.float32)
+        self.last_inference_s = time.perf_counter() - started
         patients = [beat.patient for beat in beats]
         thresholds, sources, decisions = await self.gate.decide(patients, scores)
         published = now_ms()

@@ -127,6 +127,13 @@ class RedisStatsStore:
             args += [s.count, repr(s.mean), repr(s.m2), repr(s.ewma), repr(s.ewma_weight)]
         await self._merge(keys=keys, args=args)
 
+    async def ping(self) -> bool:
+        """True when Redis answers PING; never raises."""
+        try:
+            return bool(await self._client.ping())
+        except Exception:  # noqa: BLE001 - any failure means "not reachable"
+            return False
+
     async def delete(self, patients: Iterable[str]) -> int:
         """Forget the statistics of ``patients``; returns how many keys existed."""
         keys = [self.key(patient) for patient in patients]

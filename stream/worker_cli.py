@@ -16,6 +16,7 @@ def build_app(settings: Settings) -> Any:
     """The Faust app with everything a worker needs (model loaded, Redis store attached)."""
     from models.detector import load_detector
     from stream.app import create_app, worker_id
+    from stream.metrics import WorkerMetrics
     from stream.runtime import WorkerRuntime
     from stream.scoring import BatchScorer, ThresholdGate
     from stream.segmenters import SegmenterPool
@@ -34,8 +35,11 @@ def build_app(settings: Settings) -> Any:
     segmenters = SegmenterPool(settings)
     log.info("worker %s: model %s, threshold %.5f, policy %s", wid, detector.version,
              detector.threshold, policy)
+    metrics = WorkerMetrics()
+    metrics.set_model(detector.version, detector.runtime_name, detector.threshold)
     return create_app(settings, lambda publish: WorkerRuntime(settings, scorer, publish,
-                                                              segmenters, wid))
+                                                              segmenters, wid, metrics),
+                      metrics)
 
 
 @click.command("worker")
