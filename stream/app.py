@@ -93,6 +93,7 @@ def create_app(settings: Settings, runtime_factory: Any,
         broker_session_timeout=settings.worker_session_timeout_s,
         broker_heartbeat_interval=settings.worker_session_timeout_s / 3,
         stream_buffer_maxsize=max(4096, 4 * settings.batch_size),
+        processing_guarantee=settings.processing_guarantee,
     )
     parts = settings.topic_partitions
     beats_in = _raw(app, settings.topic_beats, parts)
@@ -103,7 +104,9 @@ def create_app(settings: Settings, runtime_factory: Any,
     async def publish(result: BatchResult) -> None:
         # Straight to Faust's producer (aiokafka): one buffered send per record, then wait for
         # every delivery before the agent's loop body ends (and its offsets may commit).
-        send = app.producer.send
+        # In exactly-once mode this is Faust's transaction manager (one transactional producer
+        # per input partition); otherwise the app's producer.
+        send = (await app.maybe_start_producer()).send
         futures = []
         for topic, records in ((settings.topic_scores, result.scores),
                                (settings.topic_anomalies, result.anomalies)):

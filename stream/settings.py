@@ -49,6 +49,8 @@ class Settings(BaseSettings):
 
     # Worker: consumer group, micro-batching, input limits, continuous-mode buffers.
     worker_group: str = Field("ecg-stream-worker", description="Faust app id = consumer group")
+    processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
+        "at_least_once", description="Faust processing guarantee (see docs/pipeline.md)")
     worker_session_timeout_s: float = Field(
         10.0, ge=6, le=300, description="a crashed worker leaves the group after this")
     worker_web_port: int | None = Field(None, description="Faust web server port; None: off")

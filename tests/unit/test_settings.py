@@ -81,3 +81,14 @@ def test_plaintext_adds_no_security_keywords() -> None:
     config = kafka_python_config(Settings())
     assert config["security_protocol"] == "PLAINTEXT"
     assert "sasl_mechanism" not in config and "ssl_context" not in config
+
+
+def test_processing_guarantee_reaches_the_faust_app() -> None:
+    from stream.app import create_app
+
+    for guarantee in ("at_least_once", "exactly_once"):
+        app = create_app(Settings(processing_guarantee=guarantee, worker_session_timeout_s=12),
+                         lambda publish: None)
+        assert app.conf.processing_guarantee.value == guarantee
+        assert app.conf.broker_session_timeout == 12
+        assert app.conf.broker_heartbeat_interval == 4
