@@ -21,13 +21,14 @@ def _seek_to_time(consumer: Any, topic: str, since_ms: int) -> None:
 
     partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
     consumer.assign(partitions)
+    # End offsets first, resolved now: where no record is as new as since_ms yet, reading
+    # starts at the end as it was *before* the time lookup. (A lazy seek_to_end resolves at
+    # the first poll and skipped the records written in between.)
+    ends = consumer.end_offsets(partitions) if partitions else {}
     offsets = consumer.offsets_for_times({tp: since_ms for tp in partitions})
     for tp in partitions:
         found = offsets.get(tp)
-        if found is None:
-            consumer.seek_to_end(tp)
-        else:
-            consumer.seek(tp, found.offset)
+        consumer.seek(tp, ends[tp] if found is None else found.offset)
 
 
 def read_outputs(settings: Settings, since_ms: int, expected: int, idle_timeout: float,

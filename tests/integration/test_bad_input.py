@@ -8,6 +8,7 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 from kafka import KafkaProducer
 
 from stream.evaluate_cli import read_outputs
@@ -65,4 +66,56 @@ def test_malformed_messages_are_dead_lettered(pipeline_settings: Callable[..., S
     got = {(d.partition, d.offset): d.reason for d in dead}
     assert got == sent_bad, "every bad record dead-lettered once with the expected reason"
     assert all(d.source_topic == settings.topic_beats for d in dead)
+    assert proc.poll() is None, "the worker is still the same live process"
+
+
+def test_absurd_frames_are_dead_lettered_and_the_stream_goes_on(
+        pipeline_settings: Callable[..., Settings], workers) -> None:
+    """Frames with absurd sampling rates or far-future sequence numbers, amid a good signal."""
+    settings = pipeline_settings()
+    (proc,) = workers(settings, 1)
+    t = np.arange(140 * 40)
+    signal = np.sin(2 * np.pi * t / 140) ** 15  # one sharp peak per 140 samples
+    producer = KafkaProducer(**kafka_python_config(settings), linger_ms=5)
+
+    def frame(seq: int, start: int, fs: float, samples: np.ndarray) -> bytes:
+        return json.dumps({"schema": 1, "patient": "p-frames", "frame_seq": seq,
+                           "start_sample": start, "fs": fs, "samples": samples.tolist(),
+                           "sent_ms": now_ms()}).encode()
+
+    since = now_ms() - 1000
+    sent_bad: dict[tuple[int, int], str] = {}
+    for seq, start in enumerate(range(0, signal.size, 128)):
+        chunk = signal[start:start + 128]
+        producer.send(settings.topic_signal, key=b"p-frames", value=frame(seq, start, 140.0, chunk))
+        if seq % 5 == 2:  # the same frame claimed at an absurd rate, and far in the future
+            for value, reason in ((frame(seq + 1, start + 128, 1e9, chunk), "frame_bad_fs"),
+                                  (frame(seq + 10**9, 10**12, 140.0, chunk), "frame_far_future")):
+                meta = producer.send(settings.topic_signal, key=b"p-frames",
+                                     value=value).get(timeout=30)
+                sent_bad[(meta.partition, meta.offset)] = reason
+    producer.flush()
+    producer.close()
+
+    # Expect more than can come: read until 8 s pass with nothing new (the idle flush
+    # closes the last beats 2 s after the last frame).
+    scores, dead = read_outputs(settings, since, 10**6, idle_timeout=8.0, timeout=120.0)
+    got = {(d.partition, d.offset): d.reason for d in dead if d.reason in
+           ("frame_bad_fs", "frame_far_future")}
+    everything = sorted((d.partition, d.offset, d.reason) for d in dead)
+    assert got == sent_bad, f"every absurd frame dead-lettered once: {everything}"
+    assert len(sent_bad) >= 14
+    # The bad frames disturbed nothing: the worker cut the same beats as the good frames
+    # alone give offline.
+    from stream.schemas import FrameMessage
+    from stream.segmenters import SegmenterPool
+
+    pool, offline = SegmenterPool(settings), []
+    for seq, start in enumerate(range(0, signal.size, 128)):
+        message = FrameMessage.model_validate_json(frame(seq, start, 140.0,
+                                                         signal[start:start + 128]))
+        offline += pool.push(message, 0)[0]
+    offline += pool.flush_idle(2**62)
+    assert sorted(s.onset_sample for s in scores) == sorted(b.onset_sample for b in offline)
+    assert len(scores) >= 30
     assert proc.poll() is None, "the worker is still the same live process"
