@@ -79,8 +79,9 @@ def drop_keys(settings: Settings, prefix: str) -> int:
     """Delete the Redis keys under ``prefix:`` (a demo run's statistics); return how many."""
     import redis
 
-    password = settings.redis_password.get_secret_value() if settings.redis_password else None
-    client = redis.Redis.from_url(settings.redis_url, password=password, socket_timeout=5.0)
+    from stream.infra.probes import sync_redis
+
+    client = sync_redis(settings)
     try:
         keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
         return int(client.delete(*keys)) if keys else 0

@@ -46,10 +46,9 @@ def _take(consumer: Any, n: int) -> list[Any]:
 
 def redis_round_trip(settings: Settings) -> dict[str, Any]:
     """Write, read and delete one key under the configured prefix."""
-    import redis
+    from stream.infra.probes import sync_redis
 
-    password = settings.redis_password.get_secret_value() if settings.redis_password else None
-    client = redis.Redis.from_url(settings.redis_url, password=password)
+    client = sync_redis(settings)
     key = f"{settings.redis_key_prefix}:smoke:{uuid.uuid4().hex[:8]}"
     try:
         client.set(key, "ok", ex=60)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from typing import Any
 
 from stream.kafka_config import kafka_python_config
 from stream.settings import Settings
@@ -70,13 +71,20 @@ def ensure_topic(settings: Settings, name: str, partitions: int, timeout: float 
         admin.close()
 
 
+def sync_redis(settings: Settings, timeout: float = 5.0) -> Any:
+    """A blocking ``redis.Redis`` client for the configured URL and password."""
+    import redis
+
+    password = settings.redis_password.get_secret_value() if settings.redis_password else None
+    return redis.Redis.from_url(settings.redis_url, password=password,
+                                socket_timeout=timeout, socket_connect_timeout=timeout)
+
+
 def redis_ping(settings: Settings, timeout: float = 2.0) -> bool:
     """True when the configured Redis answers PING (with the configured password)."""
     import redis
 
-    password = settings.redis_password.get_secret_value() if settings.redis_password else None
-    client = redis.Redis.from_url(settings.redis_url, password=password,
-                                  socket_timeout=timeout, socket_connect_timeout=timeout)
+    client = sync_redis(settings, timeout)
     try:
         return bool(client.ping())
     except (redis.RedisError, OSError) as exc:
