@@ -26,6 +26,7 @@ from stream.schemas import now_ms
 from stream.settings import Settings
 
 if TYPE_CHECKING:
+    from stream.dashboard import Snapshots
     from stream.metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
@@ -75,11 +76,13 @@ def _records(events: list[Any]) -> list[RawInput]:
 
 
 def create_app(settings: Settings, runtime_factory: Any,
-               metrics: WorkerMetrics | None = None) -> faust.App:
+               metrics: WorkerMetrics | None = None,
+               dashboard: Snapshots | None = None) -> faust.App:
     """The worker app; ``runtime_factory(publish) -> WorkerRuntime`` is called on start-up.
 
     With ``ECG_WORKER_WEB_PORT`` set, Faust's web server also serves ``/health`` (JSON;
-    HTTP 503 when no broker is reachable) and, given ``metrics``, ``/metrics`` (Prometheus).
+    HTTP 503 when no broker is reachable), given ``metrics`` ``/metrics`` (Prometheus), and
+    given ``dashboard`` the live dashboard at ``/dashboard/``.
     """
     app = faust.App(
         settings.worker_group, broker=faust_broker_url(settings),
@@ -150,10 +153,19 @@ def create_app(settings: Settings, runtime_factory: Any,
         async def metrics_page(web: Any, request: Any) -> Any:
             return web.bytes(metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
 
+    if dashboard is not None:
+        from stream.dashboard import add_dashboard
+
+        add_dashboard(app, dashboard)
+
+    if metrics is not None or dashboard is not None:
         @app.timer(interval=2.0, name="consumer-lag")
         async def consumer_lag() -> None:
-            metrics.set_lag(consumer_lags(app.consumer, (settings.topic_beats,
-                                                         settings.topic_signal)))
+            lags = consumer_lags(app.consumer, (settings.topic_beats, settings.topic_signal))
+            if metrics is not None:
+                metrics.set_lag(lags)
+            if dashboard is not None:
+                dashboard.feed.set_lag(lags, now_ms() // 1000)
 
     return app
 

@@ -18,6 +18,7 @@ from stream.scoring import BatchScorer, PendingBeat, pending_from_messages
 from stream.settings import Settings
 
 if TYPE_CHECKING:
+    from stream.livefeed import LiveFeed
     from stream.metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
@@ -56,11 +57,12 @@ class WorkerRuntime:
 
     def __init__(self, settings: Settings, scorer: BatchScorer, publish: Publish,
                  segmenters: object | None = None, worker: str = "",
-                 metrics: WorkerMetrics | None = None) -> None:
+                 metrics: WorkerMetrics | None = None, feed: LiveFeed | None = None) -> None:
         self.settings, self.scorer, self.publish = settings, scorer, publish
         self.segmenters = segmenters
         self.worker = worker
         self.metrics = metrics
+        self.feed = feed  # the live dashboard's view, when the dashboard is served
         self.counters = Counters()
         self._lock = asyncio.Lock()  # agents and the idle-flush timer take turns
 
@@ -112,6 +114,8 @@ class WorkerRuntime:
         if self.metrics is not None:
             self.metrics.observe_batch(mode, len(records), result.scores, result.dead,
                                        self.scorer.last_inference_s, self.scorer.gate.degraded)
+        if self.feed is not None:
+            self.feed.observe(pending, result.scores)
         counters = self.counters
         counters.batches += 1
         counters.records += len(records)

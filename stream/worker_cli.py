@@ -37,9 +37,20 @@ def build_app(settings: Settings) -> Any:
              detector.threshold, policy)
     metrics = WorkerMetrics()
     metrics.set_model(detector.version, detector.runtime_name, detector.threshold)
+    dashboard = None
+    if settings.worker_web_port is not None:
+        from stream.alerting import AlertTracker
+        from stream.dashboard import Snapshots
+        from stream.livefeed import LiveFeed
+
+        tracker = AlertTracker(settings.alert_m, settings.alert_n, settings.alert_cooldown_s)
+        dashboard = Snapshots(LiveFeed(tracker), detector.reconstruct,
+                              {"worker": wid, "model_version": detector.version,
+                               "threshold": detector.threshold})
+    feed = dashboard.feed if dashboard is not None else None
     return create_app(settings, lambda publish: WorkerRuntime(settings, scorer, publish,
-                                                              segmenters, wid, metrics),
-                      metrics)
+                                                              segmenters, wid, metrics, feed),
+                      metrics, dashboard)
 
 
 @click.command("worker")

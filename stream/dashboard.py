@@ -1,0 +1,116 @@
+"""The live dashboard's web views, served by the worker's Faust web server.
+
+``/dashboard/`` is a static page (``stream/dashboard_static``: our HTML and script, and the
+vendored uPlot charting library) that listens to ``/dashboard/events``, a server-sent events
+stream pushing a JSON snapshot every ``interval_s``: this worker's totals, throughput and lag,
+its patients, recent anomalies and alerts, and the selected patient's recent beats with their
+reconstructions. ``/dashboard/snapshot`` gives the same snapshot once (for scripts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from stream.livefeed import LiveFeed
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).with_name("dashboard_static")
+FILES = {  # URL name -> (file under STATIC, content type)
+    "dashboard.js": ("dashboard.js", "text/javascript"),
+    "dashboard.css": ("dashboard.css", "text/css"),
+    "uPlot.iife.min.js": ("vendor/uPlot.iife.min.js", "text/javascript"),
+    "uPlot.min.css": ("vendor/uPlot.min.css", "text/css"),
+}
+STREAM_LIFETIME_S = 30.0  # an event stream is closed after this; the browser reconnects
+Reconstruct = Callable[[NDArray[np.float32]], NDArray[np.float32]]
+
+
+class Snapshots:
+    """Builds dashboard snapshots; reconstructions run in a thread and are cached per patient."""
+
+    def __init__(self, feed: LiveFeed, reconstruct: Reconstruct, info: dict[str, Any]) -> None:
+        self.feed, self.reconstruct, self.info = feed, reconstruct, info
+        self._cache: dict[str, tuple[tuple[int, ...], list[list[float]]]] = {}
+
+    async def build(self, patient: str | None) -> dict[str, Any]:
+        """The snapshot for ``patient`` (default: the most recently seen one)."""
+        overview = self.feed.overview(int(time.time()))
+        if not patient and overview["patients"]:
+            patient = overview["patients"][0]["patient"]
+        view = self.feed.patient_view(patient) if patient else None
+        if view is not None:
+            view["reconstructions"] = await self._reconstructions(patient)  # type: ignore[arg-type]
+            view["samples"] = self._samples(patient)  # type: ignore[arg-type]
+        return {"info": self.info, "time_ms": time.time_ns() // 1_000_000, **overview,
+                "patient": view}
+
+    def _samples(self, patient: str) -> list[list[float]]:
+        found = self.feed.patient_samples(patient)
+        return [] if found is None else np.round(found[1], 4).tolist()
+
+    async def _reconstructions(self, patient: str) -> list[list[float]]:
+        found = self.feed.patient_samples(patient)
+        if found is None:
+            return []
+        seqs, samples = found
+        cached = self._cache.get(patient)
+        if cached is not None and cached[0] == seqs:
+            return cached[1]
+        recon = await asyncio.to_thread(self.reconstruct, samples)
+        values = np.round(recon, 4).tolist()
+        if len(self._cache) > 64:
+            self._cache.clear()
+        self._cache[patient] = (seqs, values)
+        return values
+
+
+def add_dashboard(app: Any, snapshots: Snapshots, interval_s: float = 1.0) -> None:
+    """Register the dashboard's pages on a Faust app (its web server must be enabled)."""
+
+    @app.page("/dashboard/")
+    async def dashboard_index(web: Any, request: Any) -> Any:
+        return web.html((STATIC / "index.html").read_text(encoding="utf-8"))
+
+    @app.page("/dashboard/static/{name}")
+    async def dashboard_static(web: Any, request: Any, name: str) -> Any:
+        if name not in FILES:
+            return web.text("not found", status=404)
+        path, content_type = FILES[name]
+        return web.bytes((STATIC / path).read_bytes(), content_type=content_type)
+
+    @app.page("/dashboard/snapshot")
+    async def dashboard_snapshot(web: Any, request: Any) -> Any:
+        return web.json(await snapshots.build(request.query.get("patient")))
+
+    @app.page("/dashboard/events")
+    async def dashboard_events(web: Any, request: Any) -> Any:
+        return await _event_stream(app, request, snapshots, interval_s)
+
+
+async def _event_stream(app: Any, request: Any, snapshots: Snapshots, interval_s: float) -> Any:
+    """Server-sent events: one snapshot every ``interval_s`` for ``STREAM_LIFETIME_S``."""
+    from aiohttp import web as aioweb
+
+    response = aioweb.StreamResponse(headers={"Content-Type": "text/event-stream",
+                                              "Cache-Control": "no-cache"})
+    await response.prepare(request)
+    patient = request.query.get("patient")
+    deadline = time.monotonic() + STREAM_LIFETIME_S
+    try:
+        await response.write(b"retry: 1000\n\n")
+        while not app.should_stop and time.monotonic() < deadline:
+            payload = json.dumps(await snapshots.build(patient), separators=(",", ":"))
+            await response.write(f"data: {payload}\n\n".encode())
+            await asyncio.sleep(interval_s)
+    except (ConnectionResetError, asyncio.CancelledError):
+        log.debug("dashboard event stream closed by the client or at shutdown")
+    return response
