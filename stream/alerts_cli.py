@@ -16,6 +16,7 @@ import click
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer
 from pydantic import ValidationError
 
+from stream.alert_metrics import RunCounts, serve_alert_metrics
 from stream.alerting import AlertTracker, format_alert
 from stream.infra.probes import ensure_topic
 from stream.kafka_config import kafka_python_config
@@ -109,20 +110,20 @@ def _handle_batch(messages: list[Any], tracker: AlertTracker, out: Output) -> in
 
 
 def consume(tracker: AlertTracker, consumer: KafkaConsumer, out: Output,
-            limits: RunLimits) -> dict[str, int]:
+            limits: RunLimits, run: RunCounts | None = None) -> dict[str, int]:
     """Poll and handle batches until a limit is reached; returns the run's counts."""
-    seen = malformed = 0
+    run = run if run is not None else RunCounts()
     last_activity = time.monotonic()
     was_assigned = False
-    while limits.max_messages is None or seen < limits.max_messages:
-        budget = None if limits.max_messages is None else limits.max_messages - seen
+    while limits.max_messages is None or run.messages < limits.max_messages:
+        budget = None if limits.max_messages is None else limits.max_messages - run.messages
         polled = consumer.poll(timeout_ms=POLL_MS, max_records=budget)
         if not was_assigned and consumer.assignment():
             was_assigned, last_activity = True, time.monotonic()  # group join is not idleness
         messages = [m for batch in polled.values() for m in batch]
         if messages:
-            seen += len(messages)
-            malformed += _handle_batch(messages, tracker, out)
+            run.messages += len(messages)
+            run.malformed += _handle_batch(messages, tracker, out)
             if out.producer is not None:
                 out.producer.flush(timeout=30)
             consumer.commit()
@@ -131,7 +132,7 @@ def consume(tracker: AlertTracker, consumer: KafkaConsumer, out: Output,
             time.monotonic() - last_activity >= limits.idle_timeout_s
         ):
             break
-    return {"messages": seen, "malformed": malformed, **asdict(tracker.counters)}
+    return {**asdict(run), **asdict(tracker.counters)}
 
 
 @click.command("alerts")
@@ -145,29 +146,42 @@ def consume(tracker: AlertTracker, consumer: KafkaConsumer, out: Output,
               help="Stop after this many messages.")
 @click.option("--idle-timeout", type=click.FloatRange(min=0), default=None,
               help="Stop after this many seconds without a message.")
+@click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
+              help="Serve Prometheus metrics (ecg_alerts_total, ...) on this port.")
 @click.pass_obj
 def alerts(settings: Settings, as_json: bool, publish: bool, from_beginning: bool, group: str,
-           max_messages: int | None, idle_timeout: float | None) -> None:
-    """Raise an alert when at least m of a patient's last n beats are anomalous.
+           max_messages: int | None, idle_timeout: float | None,
+           metrics_port: int | None) -> None:
+    r"""Raise an alert when at least m of a patient's last n beats are anomalous.
 
     Consumes the anomalies topic (ECG_TOPIC_ANOMALIES); m, n and the cool-down come from
     ECG_ALERT_M, ECG_ALERT_N and ECG_ALERT_COOLDOWN_S. Repeats during the cool-down are
     suppressed and duplicated events ignored. A summary goes to stderr at the end.
+
+    \b
+    Examples:
+      ecg-stream alerts                          # human-readable lines, runs until Ctrl-C
+      ecg-stream alerts --json --publish         # JSON lines, also sent to ecg.alerts
+      ecg-stream alerts --from-beginning --idle-timeout 10 --metrics-port 9101
     """
     try:
         tracker = AlertTracker(settings.alert_m, settings.alert_n, settings.alert_cooldown_s)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
+    run = RunCounts()
+    server = serve_alert_metrics(tracker.counters, run, metrics_port) if metrics_port else None
     producer = _open_producer(settings) if publish else None
     consumer = _open_consumer(settings, group, from_beginning)
     limits = RunLimits(max_messages, idle_timeout)
     try:
         out = Output(as_json, producer, settings.topic_alerts)
-        counts = consume(tracker, consumer, out, limits)
+        counts = consume(tracker, consumer, out, limits, run)
     except KeyboardInterrupt:
-        counts = {"interrupted": 1, **asdict(tracker.counters)}
+        counts = {"interrupted": 1, **asdict(run), **asdict(tracker.counters)}
     finally:
         consumer.close()
         if producer is not None:
             producer.close(timeout=10)
+        if server is not None:
+            server.shutdown()
     click.echo("alerts summary: " + json.dumps(counts, sort_keys=True), err=True)

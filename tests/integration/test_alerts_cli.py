@@ -105,3 +105,50 @@ def test_alerts_human_lines_and_max_messages(infra: Settings,
         "2026-11-25T18:00:02Z ALERT patient p-7: 3 of last 5 beats anomalous "
         "(seq 1-4, max score 0.54)"
     ]
+
+
+def test_alerts_metrics_endpoint_matches_the_summary(infra: Settings,
+                                                     unique: Callable[[str], str]) -> None:
+    import socket
+    import threading
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    settings = infra.model_copy(update={
+        "topic_anomalies": unique("anomalies"), "topic_alerts": unique("alerts"),
+        "alert_m": 3, "alert_n": 5, "alert_cooldown_s": 10.0,
+    })
+    _produce(settings, partitions=2)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        outcome["result"] = CliRunner().invoke(
+            alerts, ["--from-beginning", "--group", unique("g"), "--idle-timeout", "6",
+                     "--metrics-port", str(port)], obj=settings, catch_exceptions=False)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    values: dict[str, float] = {}
+    deadline = time.monotonic() + 30
+    while values.get("ecg_alert_input_records_total") != len(SCRIPT) + 1:
+        assert time.monotonic() < deadline, values
+        time.sleep(0.3)
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as resp:
+                text = resp.read().decode()
+        except OSError:
+            continue
+        values = {s.name: s.value for f in text_string_to_metric_families(text)
+                  for s in f.samples}
+    thread.join()
+    result = outcome["result"]
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    summary = json.loads(result.stderr.split("alerts summary: ", 1)[1])  # type: ignore[attr-defined]
+    assert values["ecg_alerts_total"] == summary["alerts"] == 3
+    assert values["ecg_alerts_suppressed_total"] == summary["suppressed"] == 1
+    assert values["ecg_alert_duplicate_events_total"] == summary["duplicates"] == 1
+    assert values["ecg_alert_malformed_records_total"] == summary["malformed"] == 1
