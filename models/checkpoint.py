@@ -71,7 +71,9 @@ def read_config(directory: Path) -> dict[str, Any]:
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        msg = f"cannot read checkpoint config {path}: {exc}"
+        msg = (f"cannot read checkpoint config {path}: {exc}; point --checkpoint / "
+               "ECG_CHECKPOINT at a folder written by `ecg-stream model train`, or unset it "
+               "for the shipped checkpoint")
         raise CheckpointError(msg) from exc
     missing = [key for key in _REQUIRED if not isinstance(config, dict) or key not in config]
     if missing:

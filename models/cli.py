@@ -51,7 +51,14 @@ def _emit(data: dict[str, Any], as_json: bool) -> None:
 
 @click.group()
 def model() -> None:
-    """Train, evaluate and benchmark the LSTM autoencoder."""
+    """Train, evaluate and benchmark the LSTM autoencoder.
+
+    \b
+    Examples:
+      ecg-stream model evaluate --protocol seed --json --plots artifacts/plots
+      ecg-stream model bench --json
+      ecg-stream model train --protocol seed --epochs 150 --out models/checkpoints/mine
+    """
 
 
 @model.command()
@@ -77,13 +84,22 @@ def model() -> None:
 @click.option("--runtime", type=RUNTIME, default="torch", show_default=True,
               help="Runtime the checkpoint recommends; every runtime gets its threshold.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
 def train(settings: Settings, protocol: str, seed: int, hidden: tuple[int, ...], epochs: int,
           batch_size: int, lr: float, lr_patience: int, patience: int, threads: int,
           device: str, noise: float, max_minutes: float | None, quantile: float,
           runtime: str, out: Path, as_json: bool) -> None:
-    """Train on normal beats, calibrate the threshold on validation, write a checkpoint."""
+    """Train on normal beats, calibrate the threshold on validation, write a checkpoint.
+
+    A progress bar (epochs, losses) goes to stderr; the summary to stdout.
+
+    \b
+    Examples:
+      ecg-stream model train --protocol seed --out models/checkpoints/mine
+      ecg-stream model train --device cuda --epochs 857 --patience 150 --lr-patience 25 \\
+          --out models/checkpoints/default     # the shipped checkpoint's recipe
+    """
     from models.pipeline import fit_checkpoint
     from models.runtime import available_runtimes
     from models.threshold import QuantileRule
@@ -119,13 +135,17 @@ def _summary(out: Path, written: dict[str, Any]) -> dict[str, Any]:
 @click.option("--runtime", type=RUNTIME, help="Runtime to recommend (default: unchanged).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Write here instead of replacing the checkpoint.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
 def calibrate(settings: Settings, checkpoint_dir: Path, quantile: float, runtime: str | None,
               out: Path | None, as_json: bool) -> None:
     """Recalibrate every runtime's threshold and re-measure a checkpoint on this machine.
 
     For checkpoints trained elsewhere (e.g. ``model train --device cuda`` on a GPU machine).
+
+    \b
+    Example:
+      ecg-stream model calibrate --checkpoint models/checkpoints/default --json
     """
     from models.pipeline import recalibrate_checkpoint
     from models.runtime import available_runtimes
@@ -144,11 +164,18 @@ def calibrate(settings: Settings, checkpoint_dir: Path, quantile: float, runtime
 @click.option("--runtime", type=RUNTIME, help="Default: the checkpoint's recommended runtime.")
 @click.option("--plots", type=click.Path(file_okay=False, path_type=Path),
               help="Write PNG plots to this directory.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
 def evaluate(settings: Settings, protocol: str, checkpoint_dir: Path | None,
              runtime: str | None, plots: Path | None, as_json: bool) -> None:
-    """Offline metrics of a checkpoint and of the 1-NN baseline on a protocol's test split."""
+    """Offline metrics of a checkpoint and of the 1-NN baseline on a protocol's test split.
+
+    \b
+    Examples:
+      ecg-stream model evaluate --protocol seed --json
+      ecg-stream model evaluate --protocol ucr --checkpoint models/checkpoints/ucr
+      ecg-stream model evaluate --plots artifacts/plots    # ROC, PR, histogram, examples
+    """
     from models.report import run_evaluation
 
     directory = checkpoint_dir or settings.checkpoint
@@ -172,12 +199,18 @@ def evaluate(settings: Settings, protocol: str, checkpoint_dir: Path | None,
                    "(speed does not depend on the weights).")
 @click.option("--processes", type=click.IntRange(1), default=2, show_default=True,
               help="Also measure this many single-thread processes side by side (batch >= 32).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
 def bench(settings: Settings, batches: tuple[int, ...], threads: int, runtime: str | None,
           seconds: float, repeats: int, hidden: tuple[int, ...] | None, processes: int,
           as_json: bool) -> None:
-    """Scorer beats/s by batch size, and the reference architecture at batch 1."""
+    """Scorer beats/s by batch size, and the reference architecture at batch 1.
+
+    \b
+    Examples:
+      ecg-stream model bench --json
+      ecg-stream model bench --batches 1,64,256 --runtime onnxruntime
+    """
     from models.bench import run_bench, untrained_detector
     from models.detector import load_detector
 

@@ -145,7 +145,9 @@ def load_dir(directory: Path) -> Ecg5000:
     paths = {split: find_split(directory, split) for split in SPLITS}
     missing = [split for split, path in paths.items() if path is None]
     if missing:
-        msg = f"{directory}: no ECG5000_{missing[0]}{{{','.join(FORMATS)}}}"
+        msg = (f"{directory}: no ECG5000_{missing[0]}{{{','.join(FORMATS)}}}: point "
+               f"ECG_DATA_DIR (or --data-dir) at a folder with {_expected()}, or unset it to "
+               "download the UCR archive")
         raise DataError(msg)
     found = {split: path for split, path in paths.items() if path is not None}
     train, test = read_ucr(found["TRAIN"]), read_ucr(found["TEST"])

@@ -59,7 +59,7 @@ def make_producer(settings: Settings) -> Any:
 @click.pass_obj
 def replay(settings: Settings, split: str, manifest: Path, progress: bool, as_json: bool,
            **options: Any) -> None:
-    r"""Replay ECG5000 into Kafka as simulated patients (also the load-testing tool).
+    """Replay ECG5000 into Kafka as simulated patients (also the load-testing tool).
 
     Beats are shuffled with --seed and dealt round-robin to --patients; the truth (patient,
     seq, onset, source row, label) goes to --manifest, never to the worker.
@@ -71,7 +71,9 @@ def replay(settings: Settings, split: str, manifest: Path, progress: bool, as_js
       ecg-stream replay --rate 5000 --duration 60 --loop --no-progress
     """
     from stream.cli import emit
+    from stream.infra.probes import require_kafka
 
+    require_kafka(settings)
     report = run_replay(settings, split, manifest, progress, **options)
     emit(report, as_json)
 

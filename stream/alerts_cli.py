@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from stream.alert_metrics import RunCounts, serve_alert_metrics
 from stream.alerting import AlertTracker, format_alert
-from stream.infra.probes import ensure_topic
+from stream.infra.probes import ensure_topic, require_kafka
 from stream.kafka_config import kafka_python_config
 from stream.schemas import Alert, ScoreRecord
 from stream.settings import Settings
@@ -152,7 +152,7 @@ def consume(tracker: AlertTracker, consumer: KafkaConsumer, out: Output,
 def alerts(settings: Settings, as_json: bool, publish: bool, from_beginning: bool, group: str,
            max_messages: int | None, idle_timeout: float | None,
            metrics_port: int | None) -> None:
-    r"""Raise an alert when at least m of a patient's last n beats are anomalous.
+    """Raise an alert when at least m of a patient's last n beats are anomalous.
 
     Consumes the anomalies topic (ECG_TOPIC_ANOMALIES); m, n and the cool-down come from
     ECG_ALERT_M, ECG_ALERT_N and ECG_ALERT_COOLDOWN_S. Repeats during the cool-down are
@@ -168,6 +168,7 @@ def alerts(settings: Settings, as_json: bool, publish: bool, from_beginning: boo
         tracker = AlertTracker(settings.alert_m, settings.alert_n, settings.alert_cooldown_s)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
+    require_kafka(settings)
     run = RunCounts()
     server = serve_alert_metrics(tracker.counters, run, metrics_port) if metrics_port else None
     producer = _open_producer(settings) if publish else None

@@ -222,7 +222,7 @@ def run_bench(settings: Settings, workers: list[int], rate: float, duration: flo
 @click.pass_obj
 def bench(settings: Settings, workers: str, rate: float, duration: float, patients: int,
           baseline: bool, prefill: bool, workdir: Path, as_json: bool) -> None:
-    r"""End-to-end benchmark: replay -> Kafka -> W Faust workers -> Kafka, with Redis.
+    """End-to-end benchmark: replay -> Kafka -> W Faust workers -> Kafka, with Redis.
 
     Each configuration gets its own topics (4 partitions), consumer group and Redis prefix.
     Reports sustained throughput, latency percentiles, lag, CPU, peak RSS, batch sizes,

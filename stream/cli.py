@@ -35,7 +35,7 @@ def emit(data: Any, as_json: bool) -> None:
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
 @click.pass_context
 def cli(ctx: click.Context, verbose: int, **options: Any) -> None:
-    r"""Streaming ECG anomaly detection on Kafka, Faust and Redis.
+    """Streaming ECG anomaly detection on Kafka, Faust and Redis.
 
     Every option can also come from an ECG_* environment variable (for example
     ECG_KAFKA_BOOTSTRAP); see the README's configuration reference.
@@ -48,8 +48,10 @@ def cli(ctx: click.Context, verbose: int, **options: Any) -> None:
     """
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("kafka", "aiokafka"):  # client libraries log every connection at INFO
-        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose > 1 else logging.ERROR)
+    # The client libraries log every connection at INFO and a failed bootstrap at ERROR; the
+    # command reports failures itself, in one line with the next step.
+    for noisy in ("kafka", "aiokafka"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose > 1 else logging.CRITICAL)
     overrides = {key: value for key, value in options.items() if value is not None}
     try:
         ctx.obj = Settings(**overrides)
@@ -63,6 +65,7 @@ def _register() -> None:
     from producers.cli import replay
     from stream.alerts_cli import alerts
     from stream.bench_cli import bench
+    from stream.config_cli import config
     from stream.demo import demo
     from stream.evaluate_cli import evaluate_stream
     from stream.infra.cli import infra
@@ -70,7 +73,7 @@ def _register() -> None:
     from stream.worker_cli import worker
 
     for command in (demo, infra, model, smoke, replay, worker, alerts, evaluate_stream,
-                    bench):
+                    bench, config):
         cli.add_command(command)
 
 
@@ -90,3 +93,11 @@ def main() -> None:
         sys.exit(EXIT_ERROR)
     except SystemExit:
         raise
+    except Exception as exc:
+        from stream.cli_errors import explain
+
+        message = explain(exc)
+        if message is None:
+            raise
+        click.echo(f"error: {message}", err=True)
+        sys.exit(EXIT_ERROR)

@@ -144,7 +144,7 @@ def run_demo(settings: Settings, workdir: Path, mode: str, rate: float, patients
 @click.pass_obj
 def demo(settings: Settings, mode: str, rate: float, patients: int, workdir: Path,
          as_json: bool) -> None:
-    r"""The main job: infrastructure, worker, replay of the test split, summary, clean-up.
+    """The main job: infrastructure, worker, replay of the test split, summary, clean-up.
 
     \b
     Examples:

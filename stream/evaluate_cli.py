@@ -107,7 +107,7 @@ def evaluate_manifest(settings: Settings, manifest: Path, idle_timeout: float = 
 @click.pass_obj
 def evaluate_stream(settings: Settings, manifest: Path, idle_timeout: float,
                     tolerance: int | None, as_json: bool) -> None:
-    r"""Join ecg.scores (and ecg.deadletter) with a replay manifest and report.
+    """Join ecg.scores (and ecg.deadletter) with a replay manifest and report.
 
     Reports beats sent, scored, dead-lettered, missing and duplicated, segmentation recall and
     precision (continuous mode), precision/recall/F1 of the decisions, and latency.
@@ -117,5 +117,7 @@ def evaluate_stream(settings: Settings, manifest: Path, idle_timeout: float,
       ecg-stream replay --manifest run.jsonl && ecg-stream evaluate-stream --manifest run.jsonl
     """
     from stream.cli import emit
+    from stream.infra.probes import require_kafka
 
+    require_kafka(settings)
     emit(evaluate_manifest(settings, manifest, idle_timeout, tolerance=tolerance), as_json)

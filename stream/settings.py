@@ -24,28 +24,30 @@ class Settings(BaseSettings):
 
     # Kafka connection and security (passed to kafka-python, aiokafka and Faust alike).
     kafka_bootstrap: str = Field("localhost:9092", description="host:port[,host:port]")
-    kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
-    kafka_sasl_mechanism: SaslMechanism | None = None
-    kafka_sasl_username: str | None = None
-    kafka_sasl_password: SecretStr | None = None
-    kafka_ssl_cafile: Path | None = None
-    kafka_ssl_certfile: Path | None = None
-    kafka_ssl_keyfile: Path | None = None
+    kafka_security_protocol: SecurityProtocol = Field(
+        "PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL")
+    kafka_sasl_mechanism: SaslMechanism | None = Field(
+        None, description="PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (SASL_* protocols)")
+    kafka_sasl_username: str | None = Field(None, description="SASL user name")
+    kafka_sasl_password: SecretStr | None = Field(None, description="SASL password (secret)")
+    kafka_ssl_cafile: Path | None = Field(None, description="CA bundle to verify the brokers")
+    kafka_ssl_certfile: Path | None = Field(None, description="client certificate (mutual TLS)")
+    kafka_ssl_keyfile: Path | None = Field(None, description="client private key (mutual TLS)")
 
     # Redis (threshold statistics). A rediss:// URL enables TLS.
     redis_url: str = Field("redis://localhost:6379/0", description="Redis URL; rediss:// for TLS")
-    redis_password: SecretStr | None = None
-    redis_key_prefix: str = "ecg"
+    redis_password: SecretStr | None = Field(None, description="Redis AUTH password (secret)")
+    redis_key_prefix: str = Field("ecg", description="prefix of every Redis key")
 
     # Topics.
-    topic_beats: str = "ecg.beats"
-    topic_signal: str = "ecg.signal"
-    topic_scores: str = "ecg.scores"
-    topic_anomalies: str = "ecg.anomalies"
-    topic_deadletter: str = "ecg.deadletter"
-    topic_alerts: str = "ecg.alerts"
-    topic_partitions: int = Field(4, ge=1)
-    topic_replication: int = Field(1, ge=1)
+    topic_beats: str = Field("ecg.beats", description="input: one beat per message")
+    topic_signal: str = Field("ecg.signal", description="input: continuous-signal frames")
+    topic_scores: str = Field("ecg.scores", description="output: every beat scored")
+    topic_anomalies: str = Field("ecg.anomalies", description="output: beats judged anomalous")
+    topic_deadletter: str = Field("ecg.deadletter", description="output: bad input + reason")
+    topic_alerts: str = Field("ecg.alerts", description="output of `alerts --publish`")
+    topic_partitions: int = Field(4, ge=1, description="partitions of topics the project creates")
+    topic_replication: int = Field(1, ge=1, description="replication of topics it creates")
 
     # Worker: consumer group, micro-batching, input limits, continuous-mode buffers.
     worker_group: str = Field("ecg-stream-worker", description="Faust app id = consumer group")
@@ -53,12 +55,13 @@ class Settings(BaseSettings):
         "at_least_once", description="Faust processing guarantee (see docs/pipeline.md)")
     worker_session_timeout_s: float = Field(
         10.0, ge=6, le=300, description="a crashed worker leaves the group after this")
-    worker_web_port: int | None = Field(None, description="Faust web server port; None: off")
+    worker_web_port: int | None = Field(
+        None, description="worker web server port (/health, /metrics, /dashboard/); unset: off")
     batch_size: int = Field(256, ge=1, description="most beats in one model call")
     batch_within_ms: int = Field(50, ge=1, description="longest a beat waits for its batch")
     torch_threads: int = Field(1, ge=1, description="intra-op threads of the scorer")
     model_runtime: Literal["torch", "torch-bf16", "onnxruntime"] | None = Field(
-        None, description="scorer runtime; None: the one the checkpoint recommends")
+        None, description="scorer runtime; unset: the one the checkpoint recommends")
     max_payload_bytes: int = Field(65_536, ge=256, description="larger messages are dead-lettered")
     max_buffer_samples: int = Field(8_192, ge=512, description="per-patient continuous buffer cap")
     reorder_window: int = Field(8, ge=0, description="frames held back waiting for a missing one")
@@ -67,18 +70,20 @@ class Settings(BaseSettings):
                                        description="close a patient's last beat after this idle")
 
     # Threshold policy (see docs): static from the checkpoint, adapted per patient after warm-up.
-    threshold_mode: Literal["static", "adaptive"] = "adaptive"
+    threshold_mode: Literal["static", "adaptive"] = Field(
+        "adaptive", description="static: checkpoint threshold only; adaptive: per patient")
     warmup_beats: int = Field(32, ge=0, description="beats per patient before its own stats count")
     threshold_k: float = Field(4.0, gt=0, description="patient threshold = mean + k * std")
-    stats_update_on_anomaly: bool = False
-    ewma_alpha: float = Field(0.05, gt=0, le=1)
+    stats_update_on_anomaly: bool = Field(
+        False, description="whether beats judged anomalous update the statistics")
+    ewma_alpha: float = Field(0.05, gt=0, le=1, description="weight of a new score in the EWMA")
     threshold_max_factor: float = Field(
         1.25, ge=1, description="ceiling of a patient threshold, x the static one")
 
     # Alert consumer: fire when >= m of the last n beats are anomalous; then stay quiet.
-    alert_m: int = Field(3, ge=1)
-    alert_n: int = Field(5, ge=1)
-    alert_cooldown_s: float = Field(30.0, ge=0)
+    alert_m: int = Field(3, ge=1, description="anomalous beats needed in the window")
+    alert_n: int = Field(5, ge=1, description="window length, beats")
+    alert_cooldown_s: float = Field(30.0, ge=0, description="quiet time after an alert")
 
     # Data and model.
     data_dir: Path | None = Field(None, description="directory holding ECG5000_TRAIN/TEST")
@@ -88,9 +93,10 @@ class Settings(BaseSettings):
 
     # Local infrastructure (``ecg-stream infra``).
     state_dir: Path = Field(Path(".ecg"), description="Kafka data, Redis AOF, logs and pid files")
-    kafka_version: str = "4.1.1"
-    kafka_controller_port: int = Field(9093, ge=1, le=65535)
-    infra_timeout_s: float = Field(90.0, gt=0)
+    kafka_version: str = Field("4.1.1", description="Kafka resolved from Maven Central")
+    kafka_controller_port: int = Field(9093, ge=1, le=65535,
+                                       description="KRaft controller port (local broker)")
+    infra_timeout_s: float = Field(90.0, gt=0, description="longest wait for a service to start")
 
     @field_validator("kafka_bootstrap")
     @classmethod

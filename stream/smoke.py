@@ -65,7 +65,7 @@ def redis_round_trip(settings: Settings) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
 def smoke(settings: Settings, messages: int, keep: bool, as_json: bool) -> None:
-    r"""Infrastructure up, a Kafka and a Redis round trip, then stop what it started.
+    """Infrastructure up, a Kafka and a Redis round trip, then stop what it started.
 
     \b
     Example:

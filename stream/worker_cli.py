@@ -16,6 +16,7 @@ def build_app(settings: Settings) -> Any:
     """The Faust app with everything a worker needs (model loaded, Redis store attached)."""
     from models.detector import load_detector
     from stream.app import create_app, worker_id
+    from stream.infra.probes import require_kafka
     from stream.metrics import WorkerMetrics
     from stream.runtime import WorkerRuntime
     from stream.scoring import BatchScorer, ThresholdGate
@@ -24,6 +25,7 @@ def build_app(settings: Settings) -> Any:
     from stream.threshold import ThresholdPolicy
     from stream.topics import ensure_topics
 
+    require_kafka(settings)
     ensure_topics(settings)
     detector = load_detector(settings.checkpoint, runtime=settings.model_runtime,
                              num_threads=settings.torch_threads)
@@ -58,7 +60,7 @@ def build_app(settings: Settings) -> Any:
               type=click.Choice(["debug", "info", "warning", "error"]))
 @click.pass_obj
 def worker(settings: Settings, loglevel: str) -> None:
-    r"""Run a Faust worker: score ecg.beats and segment+score ecg.signal.
+    """Run a Faust worker: score ecg.beats and segment+score ecg.signal.
 
     Several workers may run: they share the consumer group (ECG_WORKER_GROUP), split the
     partitions, and share the Redis statistics. Stop with SIGTERM or Ctrl-C.

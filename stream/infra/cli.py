@@ -24,7 +24,7 @@ def _show(states: list[ServiceState], as_json: bool) -> None:
 
 @click.group()
 def infra() -> None:
-    r"""Local Kafka (KRaft, resolved from Maven Central) and Redis, without Docker.
+    """Local Kafka (KRaft, resolved from Maven Central) and Redis, without Docker.
 
     \b
     Examples:

@@ -3,15 +3,35 @@
 from __future__ import annotations
 
 import logging
+import socket
 import time
 import uuid
 from typing import Any
 
+from stream.errors import InfraError
 from stream.kafka_config import kafka_python_config
 from stream.settings import Settings
 
 log = logging.getLogger(__name__)
 HEALTH_TOPIC = "__ecg_health"
+
+
+def require_kafka(settings: Settings, timeout: float = 2.0) -> None:
+    """Fail fast, with the next step, when no bootstrap server accepts a TCP connection.
+
+    Raises:
+        InfraError: none of ``settings.kafka_hosts`` answers within ``timeout`` seconds.
+    """
+    from stream.cli_errors import KAFKA_HINT
+
+    for host, port in settings.kafka_hosts:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+        except OSError:
+            continue
+        return
+    msg = f"no Kafka broker answers at {settings.kafka_bootstrap}: {KAFKA_HINT}"
+    raise InfraError(msg)
 
 
 def kafka_round_trip(settings: Settings, timeout: float = 10.0) -> bool:
