@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test lint clean-state
+.PHONY: install demo test lint audit clean-state
 
 install: $(VENV)/.installed
 
@@ -25,6 +25,12 @@ test: install lint
 
 lint: install
 	$(BIN)/ruff check .
+
+# Known vulnerabilities of the installed dependencies: pip-audit (needs osv.dev or PyPI's
+# per-version JSON); where it cannot audit every dependency, the PyPI-latest fallback.
+audit: install
+	$(BIN)/python -m pip install -q 'pip-audit>=2.7,<3'
+	$(BIN)/pip-audit --strict --skip-editable || $(BIN)/python tools/audit_latest.py
 
 clean-state:
 	$(BIN)/ecg-stream infra down

@@ -73,7 +73,7 @@ class ScoreRecord(_Wire):
     mode: Literal["beat", "continuous"]
     seq: int = Field(description="beat seq (beat mode) or detected beat index (continuous)")
     onset_sample: int | None = Field(None, description="continuous mode: detected beat onset")
-    score: float = Field(description="reconstruction error (mean absolute error)")
+    score: float = Field(description="reconstruction error: sum of |beat - reconstruction|")
     threshold: float
     threshold_source: Literal["static", "patient"]
     anomalous: bool
