@@ -73,7 +73,7 @@ def run_once(settings: Settings, workdir: Path, workers: int, rate: float, durat
     """
     from producers.cli import run_replay
     from producers.manifest import read_manifest
-    from stream.bench_stats import batch_sizes, cpu_share, sustained_throughput
+    from stream.bench_stats import batch_sizes, cpu_share, latency_breakdown, sustained_throughput
     from stream.evaluate_cli import read_outputs
     from stream.evaluation import evaluate_run
     from stream.procstat import Sampler, memory_mb
@@ -110,7 +110,8 @@ def run_once(settings: Settings, workdir: Path, workers: int, rate: float, durat
         "duplicates": report["duplicates"], "dead_lettered": report["dead_lettered"],
         "throughput_beats_per_s": round(sustained_throughput(
             [s for s in scores if s.sent_ms >= header["started_ms"] - 1000]), 1),
-        "latency_ms": report["latency_ms"], "batch_sizes": batch_sizes(scores),
+        "latency_ms": report["latency_ms"], "latency_legs_ms": latency_breakdown(scores),
+        "batch_sizes": batch_sizes(scores),
         "worker_cpu": [round(cpu_share(v), 2) for v in sampler.procs.values()],
         "peak_rss_mb": round(max(peaks, default=0.0), 1), "worker_exit_codes": codes,
         "lag": sampler.lag, "f1": report["f1"],

@@ -59,6 +59,25 @@ def latency_series(scores: Sequence[ScoreRecord], start_ms: int
     return [(float(t), float(np.percentile(v, 99))) for t, v in sorted(by_second.items())]
 
 
+def latency_breakdown(scores: Sequence[ScoreRecord]) -> dict[str, dict[str, float]]:
+    """Percentiles (ms) of the two legs of the end-to-end latency.
+
+    ``to_worker``: producer send to the worker taking the beat's micro-batch (producer
+    batching, broker, fetch, waiting in the stream buffer and for the batch to fill);
+    ``in_worker``: that moment to publication (decode, model, Redis, building the records).
+    """
+    legs = {"to_worker": [s.received_ms - s.sent_ms for s in scores],
+            "in_worker": [s.published_ms - s.received_ms for s in scores]}
+    out = {}
+    for name, values in legs.items():
+        if not values:
+            out[name] = {"p50": 0.0, "p95": 0.0, "p99": 0.0}
+            continue
+        p50, p95, p99 = np.percentile(np.array(values, dtype=np.float64), [50, 95, 99])
+        out[name] = {"p50": float(p50), "p95": float(p95), "p99": float(p99)}
+    return out
+
+
 def cpu_share(samples: Sequence[dict[str, Any]]) -> float:
     """CPU seconds per wall second of a process, from the first and last /proc samples."""
     if len(samples) < 2:
