@@ -57,8 +57,8 @@ class Settings(BaseSettings):
         10.0, ge=6, le=300, description="a crashed worker leaves the group after this")
     worker_web_port: int | None = Field(
         None, description="worker web server port (/health, /metrics, /dashboard/); unset: off")
-    batch_size: int = Field(256, ge=1, description="most beats in one model call")
-    batch_within_ms: int = Field(50, ge=1, description="longest a beat waits for its batch")
+    batch_size: int = Field(128, ge=1, description="most beats in one model call")
+    batch_within_ms: int = Field(25, ge=1, description="longest a beat waits for its batch")
     torch_threads: int = Field(1, ge=1, description="intra-op threads of the scorer")
     model_runtime: Literal["torch", "torch-bf16", "onnxruntime"] | None = Field(
         None, description="scorer runtime; unset: the one the checkpoint recommends")

@@ -16,6 +16,8 @@ def test_bench_smoke(infra: Settings, tmp_path: Path) -> None:
                        workdir=tmp_path, baseline=True)
     assert KEYS <= set(report)
     assert set(report["latency_ms"]) == {"p50", "p95", "p99"}
+    assert set(report["latency_steady_ms"]) == {"p50", "p95", "p99"}
+    assert set(report["runs"][0]["latency_legs_ms"]) == {"to_worker", "in_worker"}
     assert report["lost"] == 0 and report["dead_lettered"] == 0
     assert report["throughput_beats_per_s"] > 0 and report["baseline_throughput_beats_per_s"] > 0
     assert report["ratio"] is not None and report["peak_rss_mb"] > 0

@@ -18,7 +18,7 @@ def test_reference_lists_every_setting_with_a_meaning() -> None:
     rows = reference_rows()
     assert [var for var, _, _ in rows] == [f"ECG_{n.upper()}" for n in Settings.model_fields]
     assert all(meaning for _, _, meaning in rows)
-    assert ("ECG_BATCH_SIZE", "256", "most beats in one model call") in rows
+    assert ("ECG_BATCH_SIZE", "128", "most beats in one model call") in rows
 
 
 def test_docs_page_holds_the_generated_reference() -> None:
