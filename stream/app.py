@@ -137,6 +137,22 @@ def create_app(settings: Settings, runtime_factory: Any,
         async for events in stream.take_events(settings.batch_size, within=within):
             await run_batch(runtime().handle_frames(_records(events)), len(events))
 
+    @app.task
+    async def warm_up() -> None:
+        # Before the group hands out partitions: connect to Redis and load the merge script,
+        # and fetch the output topics' metadata, so the first batches pay neither.
+        try:
+            store = getattr(runtime().scorer.gate, "store", None)
+            if store is not None:
+                await store.prepare()
+            producer = await app.maybe_start_producer()
+            client = producer._ensure_producer()  # noqa: SLF001 - aiokafka producer; no accessor
+            for topic in (settings.topic_scores, settings.topic_anomalies,
+                          settings.topic_deadletter):
+                await client.partitions_for(topic)
+        except Exception as exc:  # noqa: BLE001 - a failed warm-up only costs the first batch
+            log.warning("warm-up incomplete (%r); the first batch will pay the rest", exc)
+
     @app.timer(interval=0.5, name="flush-idle-patients")
     async def flush_idle() -> None:
         await run_batch(runtime().flush_idle(), 0)

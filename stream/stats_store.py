@@ -127,6 +127,10 @@ class RedisStatsStore:
             args += [s.count, repr(s.mean), repr(s.m2), repr(s.ewma), repr(s.ewma_weight)]
         await self._merge(keys=keys, args=args)
 
+    async def prepare(self) -> None:
+        """Connect and load the merge script, so the first batch pays neither (start-up)."""
+        await self._client.script_load(MERGE_LUA)
+
     async def ping(self) -> bool:
         """True when Redis answers PING; never raises."""
         try:

@@ -29,6 +29,7 @@ def build_app(settings: Settings) -> Any:
     ensure_topics(settings)
     detector = load_detector(settings.checkpoint, runtime=settings.model_runtime,
                              num_threads=settings.torch_threads)
+    detector.warm_up(settings.batch_size)
     policy = ThresholdPolicy.from_settings(settings, detector.threshold)
     store = RedisStatsStore(redis_client(settings, socket_timeout=2.0), settings.redis_key_prefix)
     gate = ThresholdGate(policy, store)

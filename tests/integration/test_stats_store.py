@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -143,3 +144,17 @@ async def test_merge_round_trip_time_256_beats_64_patients(infra: Settings, pref
           f"merge 65 keys: median {np.median(merge_s) * 1e3:.2f} ms, "
           f"p95 {np.percentile(merge_s, 95) * 1e3:.2f} ms")
     assert len(merge_s) == 50
+
+
+async def test_prepare_loads_the_merge_script(infra: Settings, prefix: str) -> None:
+    from stream.stats_store import MERGE_LUA
+
+    client = redis_client(infra)
+    store = RedisStatsStore(client, prefix)
+    try:
+        await client.script_flush()
+        await store.prepare()
+        digest = hashlib.sha1(MERGE_LUA.encode()).hexdigest()  # noqa: S324 - Redis's script id
+        assert await client.script_exists(digest) == [True]
+    finally:
+        await client.aclose()

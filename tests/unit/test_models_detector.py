@@ -109,3 +109,12 @@ def test_scores_do_not_depend_on_batching() -> None:
     for size in (1, 2, 7):
         parts = np.concatenate([detector.score(beats[i:i + size]) for i in range(0, 40, size)])
         np.testing.assert_array_equal(parts, whole)
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_warm_up_changes_no_score(model, beats, runtime):
+    detector = Detector(model, 1.0, "t", runtime, batch_size=16)
+    before = detector.score(beats)
+    detector.warm_up(128)
+    detector.warm_up(1)
+    np.testing.assert_array_equal(detector.score(beats), before)
