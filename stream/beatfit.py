@@ -27,7 +27,7 @@ _EPS = 1e-9
 
 
 def learn_templates(beats: NDArray[np.floating], labels: NDArray[np.integer],
-                    clusters: int = 24, seed: int = 0) -> NDArray[np.float64]:
+                    clusters: int = 96, seed: int = 0) -> NDArray[np.float64]:
     """Shapes a beat may take: the TRAIN class means, then ``clusters`` k-means centroids.
 
     Class means alone are too blurred for the varied anomalous beats; the centroids (cosine
