@@ -76,7 +76,13 @@ def run_once(settings: Settings, workdir: Path, workers: int, rate: float, durat
     """
     from producers.cli import run_replay
     from producers.manifest import read_manifest
-    from stream.bench_stats import batch_sizes, cpu_share, latency_breakdown, sustained_throughput
+    from stream.bench_stats import (
+        batch_sizes,
+        cpu_seconds_per_1000,
+        cpu_share,
+        latency_breakdown,
+        sustained_throughput,
+    )
     from stream.evaluate_cli import read_outputs
     from stream.evaluation import evaluate_run, latency_ms
     from stream.procstat import Sampler, memory_mb
@@ -119,6 +125,8 @@ def run_once(settings: Settings, workdir: Path, workers: int, rate: float, durat
         "latency_legs_ms": latency_breakdown(scores),
         "batch_sizes": batch_sizes(scores),
         "worker_cpu": [round(cpu_share(v), 2) for v in sampler.procs.values()],
+        "worker_cpu_s_per_1000_beats": round(cpu_seconds_per_1000(
+            list(sampler.procs.values()), report["beats_scored"]), 3),
         "peak_rss_mb": round(max(peaks, default=0.0), 1), "worker_exit_codes": codes,
         "lag": sampler.lag, "f1": report["f1"],
         "_scores": scores, "_t0_ms": t0_ms,

@@ -78,8 +78,19 @@ def latency_breakdown(scores: Sequence[ScoreRecord]) -> dict[str, dict[str, floa
     return out
 
 
+def cpu_seconds_per_1000(samples_by_proc: Sequence[Sequence[dict[str, Any]]],
+                         beats: int) -> float:
+    """CPU seconds all sampled processes used per 1,000 beats scored (start-up included)."""
+    used = sum(v[-1]["cpu_s"] - v[0]["cpu_s"] for v in samples_by_proc if len(v) >= 2)
+    return used / beats * 1000 if beats else 0.0
+
+
 def cpu_share(samples: Sequence[dict[str, Any]]) -> float:
-    """CPU seconds per wall second of a process, from the first and last /proc samples."""
+    """CPU seconds per wall second of a process, from the first and last /proc samples.
+
+    Averaged over the whole sampling window (start-up and drain included), so a saturated
+    worker reads below 1; :func:`cpu_seconds_per_1000` is the per-beat figure.
+    """
     if len(samples) < 2:
         return 0.0
     first, last = samples[0], samples[-1]

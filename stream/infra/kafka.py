@@ -66,8 +66,8 @@ def java_binary() -> str:
     if not java or not Path(java).exists():
         msg = (
             "Java 17+ is required for the local Kafka broker: install a JDK "
-                                "(Debian: apt-get install openjdk-17-jre-headless) or set "
-                                "ECG_KAFKA_BOOTSTRAP to a running broker"
+            "(Debian: apt-get install openjdk-17-jre-headless) or set "
+            "ECG_KAFKA_BOOTSTRAP to a running broker"
         )
         raise PrerequisiteError(msg)
     out = subprocess.run([java, "-version"], capture_output=True, text=True, check=False).stderr
@@ -77,7 +77,7 @@ def java_binary() -> str:
     if major < MIN_JAVA:
         msg = (
             f"Kafka 4 needs Java {MIN_JAVA}+, found {major or 'unknown'} at "
-                                f"{java}: install a newer JDK or point JAVA_HOME at one"
+            f"{java}: install a newer JDK or point JAVA_HOME at one"
         )
         raise PrerequisiteError(msg)
     return java
@@ -93,7 +93,7 @@ def resolve(settings: Settings) -> Path:
     if not mvn:
         msg = (
             "Maven is required once to fetch Kafka from Maven Central: "
-                                "apt-get install maven (or set ECG_KAFKA_BOOTSTRAP to a broker)"
+            "apt-get install maven (or set ECG_KAFKA_BOOTSTRAP to a broker)"
         )
         raise PrerequisiteError(msg)
     paths.libs.mkdir(parents=True, exist_ok=True)
@@ -200,22 +200,22 @@ def _check_startable(settings: Settings, host: str, port: int) -> None:
     if len(settings.kafka_hosts) > 1 or not procs.is_local(host):
         msg = (
             f"no Kafka broker answers at {settings.kafka_bootstrap}; a local one is "
-                          "only started for a single loopback address (e.g. localhost:9092)"
+            "only started for a single loopback address (e.g. localhost:9092)"
         )
         raise ConfigError(msg)
     if settings.kafka_security_protocol != "PLAINTEXT":
         msg = (
             "the local broker is PLAINTEXT only; unset ECG_KAFKA_SECURITY_PROTOCOL "
-                          "or point ECG_KAFKA_BOOTSTRAP at your secured cluster"
+            "or point ECG_KAFKA_BOOTSTRAP at your secured cluster"
         )
         raise ConfigError(msg)
     for taken in (port, settings.kafka_controller_port):
         if procs.port_open(host, taken):
             msg = (
                 f"port {taken} on {host} is taken by something that is not a healthy "
-                             "Kafka broker: stop it, or choose other ports with "
-                             "ECG_KAFKA_BOOTSTRAP "
-                             "and ECG_KAFKA_CONTROLLER_PORT"
+                "Kafka broker: stop it, or choose other ports with "
+                "ECG_KAFKA_BOOTSTRAP "
+                "and ECG_KAFKA_CONTROLLER_PORT"
             )
             raise InfraError(msg)
 
@@ -236,7 +236,7 @@ def _wait_ready(settings: Settings, pid: int, begin: float) -> ServiceState:
         time.sleep(0.5)
     msg = (
         f"Kafka did not become ready within {settings.infra_timeout_s:.0f}s; "
-                     f"see {KafkaPaths.of(settings).logfile}"
+        f"see {KafkaPaths.of(settings).logfile}"
     )
     raise InfraError(msg)
 

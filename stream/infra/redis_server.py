@@ -57,7 +57,7 @@ def up(settings: Settings) -> ServiceState:
     if not settings.redis_url.startswith("redis://") or not procs.is_local(host):
         msg = (
             f"no Redis answers at {_address(settings)}; a local redis-server is "
-                          "only started for a redis:// URL on a loopback address"
+            "only started for a redis:// URL on a loopback address"
         )
         raise ConfigError(msg)
     pid = current.pid or _start(settings, host, port)
@@ -79,13 +79,13 @@ def _start(settings: Settings, host: str, port: int) -> int:
     if not binary:
         msg = (
             "redis-server not found: apt-get install redis-server "
-                                "(or set ECG_REDIS_URL to a running Redis)"
+            "(or set ECG_REDIS_URL to a running Redis)"
         )
         raise PrerequisiteError(msg)
     if procs.port_open(host, port):
         msg = (
             f"port {port} on {host} is taken by something that does not answer as "
-                         "the configured Redis: stop it or set ECG_REDIS_URL to another port"
+            "the configured Redis: stop it or set ECG_REDIS_URL to another port"
         )
         raise InfraError(msg)
     home = _home(settings)

@@ -18,6 +18,7 @@ def test_bench_smoke(infra: Settings, tmp_path: Path) -> None:
     assert set(report["latency_ms"]) == {"p50", "p95", "p99"}
     assert set(report["latency_steady_ms"]) == {"p50", "p95", "p99"}
     assert set(report["runs"][0]["latency_legs_ms"]) == {"to_worker", "in_worker"}
+    assert report["runs"][0]["worker_cpu_s_per_1000_beats"] > 0
     assert report["lost"] == 0 and report["dead_lettered"] == 0
     assert report["throughput_beats_per_s"] > 0 and report["baseline_throughput_beats_per_s"] > 0
     assert report["ratio"] is not None and report["peak_rss_mb"] > 0

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from stream.bench_stats import batch_sizes, cpu_share, latency_breakdown, per_second
+from stream.bench_stats import (
+    batch_sizes,
+    cpu_seconds_per_1000,
+    cpu_share,
+    latency_breakdown,
+    per_second,
+)
 from stream.schemas import ScoreRecord
 
 
@@ -35,3 +41,10 @@ def test_per_second_and_cpu_share() -> None:
     assert per_second(scores) == [(0.0, 2), (1.0, 0), (2.0, 1)]
     samples = [{"t": 0.0, "cpu_s": 1.0}, {"t": 4.0, "cpu_s": 3.0}]
     assert cpu_share(samples) == pytest.approx(0.5) and cpu_share(samples[:1]) == 0.0
+
+
+def test_cpu_seconds_per_1000_beats_sums_the_processes() -> None:
+    worker_a = [{"t": 0.0, "cpu_s": 1.0}, {"t": 9.0, "cpu_s": 3.0}]
+    worker_b = [{"t": 0.0, "cpu_s": 0.5}, {"t": 9.0, "cpu_s": 1.5}]
+    assert cpu_seconds_per_1000([worker_a, worker_b, worker_a[:1]], 6000) == pytest.approx(0.5)
+    assert cpu_seconds_per_1000([worker_a], 0) == 0.0
