@@ -14,6 +14,7 @@ from stream.infra.probes import ensure_topic
 from stream.kafka_config import kafka_python_config
 from stream.schemas import Alert, ScoreRecord
 from stream.settings import Settings
+from tests.ports import free_port
 
 T0 = 1_795_629_600_000  # 2026-11-25T18:00:00Z
 
@@ -109,7 +110,6 @@ def test_alerts_human_lines_and_max_messages(infra: Settings,
 
 def test_alerts_metrics_endpoint_matches_the_summary(infra: Settings,
                                                      unique: Callable[[str], str]) -> None:
-    import socket
     import threading
     import urllib.request
 
@@ -120,9 +120,7 @@ def test_alerts_metrics_endpoint_matches_the_summary(infra: Settings,
         "alert_m": 3, "alert_n": 5, "alert_cooldown_s": 10.0,
     })
     _produce(settings, partitions=2)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     outcome: dict[str, object] = {}
 
     def run() -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import threading
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ import pytest
 from models.detector import load_detector
 from producers.cli import run_replay
 from stream.settings import Settings
+from tests.ports import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("require_data")]
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,11 +30,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-quic", "--no-first-run", "--disable-component-update",
                  "--disable-sync"]
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _chromium() -> str:
@@ -67,7 +62,7 @@ def _artifacts() -> Path:
 
 def test_dashboard_shows_and_updates_live_data(pipeline_settings: Callable[..., Settings],
                                                workers, page: Any, tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     settings = pipeline_settings(worker_web_port=port)
     workers(settings, 1)
     errors: list[str] = []

@@ -8,7 +8,6 @@ dead-lettered, lost (must be 0) and the recovery time.
 from __future__ import annotations
 
 import signal
-import socket
 import threading
 import time
 from collections import Counter
@@ -28,14 +27,10 @@ from stream.settings import Settings
 from stream.stats_store import redis_client
 from stream.topics import ensure_topics
 from stream.workers import start_worker, stop_worker, wait_group_stable
+from tests.ports import free_port, free_ports
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("require_data")]
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Replay:
@@ -145,7 +140,7 @@ def test_second_worker_joins_and_leaves_mid_replay(pipeline_settings: Callable[.
 @pytest.fixture
 def own_redis(infra: Settings, tmp_path: Path) -> Iterator[Settings]:
     """A redis-server of this test's own (free port, own folder), so it can be stopped."""
-    settings = infra.model_copy(update={"redis_url": f"redis://127.0.0.1:{_free_port()}/0",
+    settings = infra.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0",
                                         "state_dir": tmp_path / "state"})
     assert redis_server.up(settings).state == "running"
     yield settings
@@ -203,9 +198,10 @@ def test_redis_stopped_and_restarted_mid_replay(own_redis: Settings, unique: Cal
 @pytest.fixture
 def own_kafka(infra: Settings, tmp_path: Path) -> Iterator[Settings]:
     """A Kafka broker of this test's own (free ports, own storage), so it can be restarted."""
+    kafka_port, controller_port = free_ports(2)
     settings = infra.model_copy(update={
-        "kafka_bootstrap": f"localhost:{_free_port()}",
-        "kafka_controller_port": _free_port(),
+        "kafka_bootstrap": f"localhost:{kafka_port}",
+        "kafka_controller_port": controller_port,
         "state_dir": tmp_path / "state"})
     assert kafka.up(settings).state == "running"
     yield settings

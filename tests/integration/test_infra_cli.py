@@ -10,12 +10,7 @@ import sys
 from pathlib import Path
 
 from stream.settings import Settings
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.ports import free_ports
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -24,10 +19,11 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_up_twice_status_and_down(infra: Settings, tmp_path: Path) -> None:
+    kafka_port, controller_port, redis_port = free_ports(3)
     env = {**os.environ,
-           "ECG_KAFKA_BOOTSTRAP": f"localhost:{_free_port()}",
-           "ECG_KAFKA_CONTROLLER_PORT": str(_free_port()),
-           "ECG_REDIS_URL": f"redis://localhost:{_free_port()}/0",
+           "ECG_KAFKA_BOOTSTRAP": f"localhost:{kafka_port}",
+           "ECG_KAFKA_CONTROLLER_PORT": str(controller_port),
+           "ECG_REDIS_URL": f"redis://localhost:{redis_port}/0",
            "ECG_STATE_DIR": str(tmp_path / "state"),
            "ECG_CACHE_DIR": str(infra.cache_dir)}
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -17,14 +16,10 @@ from producers.cli import run_replay
 from stream.evaluate_cli import read_outputs
 from stream.kafka_config import kafka_python_config
 from stream.settings import Settings
+from tests.ports import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("require_data")]
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _get(url: str) -> tuple[int, bytes, str]:
@@ -42,7 +37,7 @@ def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 def test_worker_serves_metrics_and_health(pipeline_settings: Callable[..., Settings], workers,
                                           tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     settings = pipeline_settings(worker_web_port=port)
     workers(settings, 1)
     base = f"http://127.0.0.1:{port}"
@@ -99,6 +94,6 @@ def test_health_reports_down_without_broker(pipeline_settings: Callable[..., Set
     from stream.health import health_report
 
     settings = pipeline_settings().model_copy(
-        update={"kafka_bootstrap": f"127.0.0.1:{_free_port()}"})
+        update={"kafka_bootstrap": f"127.0.0.1:{free_port()}"})
     report = asyncio.run(health_report(settings, None))
     assert report["status"] == "down" and report["kafka"] is False

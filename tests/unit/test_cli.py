@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 
@@ -17,6 +16,7 @@ from stream.cli_errors import explain
 from stream.errors import InfraError
 from stream.infra.probes import require_kafka
 from stream.settings import Settings
+from tests.ports import free_port
 
 
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -47,14 +47,9 @@ def test_help_renders_with_examples(path: tuple[str, ...]) -> None:
         assert "Example" in result.output, f"no examples in `ecg-stream {' '.join(path)} --help`"
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 def test_require_kafka_fails_fast_with_the_next_step() -> None:
-    settings = Settings(kafka_bootstrap=f"127.0.0.1:{_closed_port()}")
+    settings = Settings(kafka_bootstrap=f"127.0.0.1:{free_port()}")
     with pytest.raises(InfraError, match="ecg-stream infra up"):
         require_kafka(settings, timeout=1.0)
 
@@ -79,7 +74,7 @@ def test_main_exit_codes(tmp_path) -> None:  # noqa: ANN001
     usage = subprocess.run([*run, "replay", "--rate", "fast"], capture_output=True, text=True,
                            check=False)
     assert usage.returncode == 2 and "Invalid value" in usage.stderr
-    env = {"ECG_KAFKA_BOOTSTRAP": f"127.0.0.1:{_closed_port()}", "PATH": "/usr/bin:/bin"}
+    env = {"ECG_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}", "PATH": "/usr/bin:/bin"}
     down = subprocess.run([*run, "replay", "--manifest", str(tmp_path / "m.jsonl")],
                           capture_output=True, text=True, check=False, env=env)
     assert down.returncode == 1
