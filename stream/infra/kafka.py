@@ -146,13 +146,25 @@ def _java_cmd(settings: Settings, libs: Path, *args: str) -> list[str]:
             f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{libs}/*", *args]
 
 
+def new_cluster_id() -> str:
+    """A random KRaft cluster id: a UUID in URL-safe base64, 22 characters.
+
+    One in 64 such ids starts with "-", which the storage tool's argument parser takes for an
+    option ("--cluster-id: expected one argument"); Kafka's own ``Uuid.randomUuid`` draws
+    again in that case, and so does this.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def format_storage(settings: Settings, paths: KafkaPaths, libs: Path) -> None:
     """Format the KRaft log directory once (idempotent: skipped when already formatted)."""
     if (paths.data / "meta.properties").exists():
         return
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
     argv = _java_cmd(settings, libs, "kafka.tools.StorageTool", "format", "--ignore-formatted",
-                     "-t", cluster_id, "-c", str(paths.config))
+                     "-t", new_cluster_id(), "-c", str(paths.config))
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         msg = f"formatting KRaft storage failed: {done.stderr.strip()[-400:]}"
