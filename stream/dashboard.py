@@ -47,18 +47,16 @@ class Snapshots:
         if not patient and overview["patients"]:
             patient = overview["patients"][0]["patient"]
         view = self.feed.patient_view(patient) if patient else None
+        found = self.feed.patient_samples(patient) if view is not None else None  # type: ignore[arg-type]
         if view is not None:
-            view["reconstructions"] = await self._reconstructions(patient)  # type: ignore[arg-type]
-            view["samples"] = self._samples(patient)  # type: ignore[arg-type]
+            view["samples"] = [] if found is None else np.round(found[1], 4).tolist()
+            view["reconstructions"] = await self._reconstructions(patient, found)  # type: ignore[arg-type]
         return {"info": self.info, "time_ms": time.time_ns() // 1_000_000, **overview,
                 "patient": view}
 
-    def _samples(self, patient: str) -> list[list[float]]:
-        found = self.feed.patient_samples(patient)
-        return [] if found is None else np.round(found[1], 4).tolist()
-
-    async def _reconstructions(self, patient: str) -> list[list[float]]:
-        found = self.feed.patient_samples(patient)
+    async def _reconstructions(self, patient: str,
+                               found: tuple[tuple[int, ...], NDArray[np.float32]] | None
+                               ) -> list[list[float]]:
         if found is None:
             return []
         seqs, samples = found

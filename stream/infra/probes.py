@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 import time
 import uuid
 from typing import Any
@@ -23,12 +22,9 @@ def require_kafka(settings: Settings, timeout: float = 2.0) -> None:
         InfraError: none of ``settings.kafka_hosts`` answers within ``timeout`` seconds.
     """
     from stream.cli_errors import KAFKA_HINT
+    from stream.infra.procs import port_open
 
-    for host, port in settings.kafka_hosts:
-        try:
-            socket.create_connection((host, port), timeout=timeout).close()
-        except OSError:
-            continue
+    if any(port_open(host, port, timeout) for host, port in settings.kafka_hosts):
         return
     msg = f"no Kafka broker answers at {settings.kafka_bootstrap}: {KAFKA_HINT}"
     raise InfraError(msg)
