@@ -52,6 +52,9 @@ def make_producer(settings: Settings) -> Any:
               help="Continuous mode: samples per frame.")
 @click.option("--hrv", callback=_hrv, default="120-160", show_default=True,
               help="Continuous mode: resample each beat to a random length LOW-HIGH, or 'off'.")
+@click.option("--encoding", type=click.Choice(["json", "f32"]), default="json",
+              show_default=True, help="Message values: JSON, or the float32 binary variant "
+              "(docs/pipeline.md; 37 % of the bytes, cheaper to produce and decode).")
 @click.option("--manifest", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("artifacts/replay-manifest.jsonl"), show_default=True)
 @click.option("--progress/--no-progress", default=sys.stderr.isatty(), help="Progress bar.")
@@ -69,6 +72,7 @@ def replay(settings: Settings, split: str, manifest: Path, progress: bool, as_js
       ecg-stream replay --patients 64 --rate 1000
       ecg-stream replay --mode continuous --hrv 120-160 --frame-size 128
       ecg-stream replay --rate 5000 --duration 60 --loop --no-progress
+      ecg-stream replay --encoding f32 --patients 256 --loop --duration 30
     """
     from stream.cli import emit
     from stream.infra.probes import require_kafka
@@ -101,7 +105,7 @@ def run_replay(settings: Settings, split: str, manifest: Path, progress: bool = 
     producer = make_producer(settings)
     total = None if opts.loop else len(rows)
     header = {"split": split, "mode": opts.mode, "patients": opts.patients, "seed": opts.seed,
-              "hrv": opts.hrv, "frame_size": opts.frame_size}
+              "hrv": opts.hrv, "frame_size": opts.frame_size, "encoding": opts.encoding}
     bar = tqdm(total=total, unit="beat", disable=not progress, desc=f"replay {opts.mode}")
     with ManifestWriter(manifest, header) as writer, bar:
         try:
@@ -109,7 +113,8 @@ def run_replay(settings: Settings, split: str, manifest: Path, progress: bool = 
                               labels, rows, opts, writer, bar).run()
         finally:
             producer.close(timeout=30)
-    return {"mode": opts.mode, "split": split, "patients": opts.patients,
+    return {"mode": opts.mode, "encoding": opts.encoding, "split": split,
+            "patients": opts.patients,
             "beats_sent": result.beats_sent, "frames_sent": result.frames_sent,
             "laps": result.laps, "seconds": round(result.seconds, 3),
             "beats_per_s": round(result.beats_per_s, 1), "manifest": str(manifest)}

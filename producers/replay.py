@@ -14,10 +14,13 @@ from numpy.typing import NDArray
 from producers.manifest import ManifestRecord, ManifestWriter
 from producers.pacing import Pacer
 from producers.plan import Assignment, assign, patient_id
+from stream.binary import encode_beat, encode_frame, sample_bytes
 from stream.schemas import SCHEMA_VERSION, now_ms
 
 log = logging.getLogger(__name__)
 Mode = Literal["beat", "continuous"]
+Encoding = Literal["json", "f32"]
+ENCODINGS: tuple[Encoding, ...] = ("json", "f32")
 NOMINAL_FS = 140.0  # Hz: a 140-sample ECG5000 beat lasts about 1 s (60 bpm)
 
 
@@ -33,6 +36,7 @@ class ReplayOptions:
     seed: int = 0
     frame_size: int = 128
     hrv: tuple[int, int] | None = None
+    encoding: Encoding = "json"
 
 
 @dataclass
@@ -75,7 +79,7 @@ class Replayer:
         self.progress = progress
         self._next_onset: dict[int, int] = {}
         self._next_frame: dict[int, int] = {}
-        self._beat_json: dict[int, str] = {}
+        self._beat_samples: dict[int, str | bytes] = {}
 
     def run(self) -> ReplayReport:
         """Send laps until the plan (or ``duration``) is done; flush; return the counts."""
@@ -111,13 +115,25 @@ class Replayer:
         return True
 
     def _beat_value(self, row: int, pid: str, seq: int, sent: int) -> bytes:
-        """The BeatMessage JSON; each row's samples are encoded once and reused (load tests)."""
-        samples = self._beat_json.get(row)
+        """The BeatMessage value; each row's samples are encoded once and reused (load tests)."""
+        samples = self._beat_samples.get(row)
         if samples is None:
-            samples = samples_json(self.beats[row])
-            self._beat_json[row] = samples
+            beat = self.beats[row]
+            samples = sample_bytes(beat) if self.options.encoding == "f32" else samples_json(beat)
+            self._beat_samples[row] = samples
+        if isinstance(samples, bytes):
+            return encode_beat(pid, seq, samples, sent)
         return (f'{{"schema":{SCHEMA_VERSION},"patient":"{pid}","seq":{seq},'
                 f'"samples":{samples},"sent_ms":{sent}}}').encode()
+
+    def _frame_value(self, pid: str, frame_seq: int, start: int,
+                     samples: NDArray[np.float32]) -> bytes:
+        """The FrameMessage value of one frame."""
+        if self.options.encoding == "f32":
+            return encode_frame(pid, frame_seq, start, NOMINAL_FS, samples, now_ms())
+        return (f'{{"schema":{SCHEMA_VERSION},"patient":"{pid}","frame_seq":{frame_seq},'
+                f'"start_sample":{start},"fs":{NOMINAL_FS},'
+                f'"samples":{samples_json(samples)},"sent_ms":{now_ms()}}}').encode()
 
     def _send_frames(self, plan: Assignment, pacer: Pacer, deadline: float | None,
                      report: ReplayReport) -> bool:
@@ -158,9 +174,7 @@ class Replayer:
                                                int(length), int(row), int(self.labels[row])))
         first = self._next_frame.get(patient, 0)
         for frame_seq, start, samples in frames(stitched.signal, self.options.frame_size, first):
-            value = (f'{{"schema":{SCHEMA_VERSION},"patient":"{pid}","frame_seq":{frame_seq},'
-                     f'"start_sample":{base + int(start)},"fs":{NOMINAL_FS},'
-                     f'"samples":{samples_json(samples)},"sent_ms":{now_ms()}}}').encode()
+            value = self._frame_value(pid, int(frame_seq), base + int(start), samples)
             done = int(np.count_nonzero((ends > start) & (ends <= start + len(samples))))
             self._next_frame[patient] = int(frame_seq) + 1
             yield pid, value, len(samples), done

@@ -65,8 +65,8 @@ def run_settings(settings: Settings, tag: str, **overrides: Any) -> Settings:
 
 
 def run_once(settings: Settings, workdir: Path, workers: int, rate: float, duration: float,
-             patients: int, tag: str, prefill: bool = False, drain_s: float = 300.0
-             ) -> dict[str, Any]:
+             patients: int, tag: str, prefill: bool = False, drain_s: float = 300.0,
+             encoding: str = "json") -> dict[str, Any]:
     """One configuration: start workers, replay for ``duration`` s, measure, stop.
 
     With ``prefill`` the replay runs first and the workers start after it, so the run
@@ -83,6 +83,7 @@ def run_once(settings: Settings, workdir: Path, workers: int, rate: float, durat
         latency_breakdown,
         sustained_throughput,
     )
+    from stream.demo import offline_agreement
     from stream.evaluate_cli import read_outputs
     from stream.evaluation import evaluate_run, latency_ms
     from stream.procstat import Sampler, memory_mb
@@ -91,7 +92,7 @@ def run_once(settings: Settings, workdir: Path, workers: int, rate: float, durat
 
     manifest = workdir / f"{tag}-manifest.jsonl"
     replay = {"mode": "beat", "rate": rate, "duration": duration, "loop": True,
-              "patients": patients}
+              "patients": patients, "encoding": encoding}
     sent = run_replay(settings, "all", manifest, **replay) if prefill else None
     procs = [start_worker(settings, workdir / f"{tag}-worker-{i}.log") for i in range(workers)]
     try:
@@ -108,6 +109,7 @@ def run_once(settings: Settings, workdir: Path, workers: int, rate: float, durat
     finally:
         codes = [stop_worker(p) for p in procs]
     report = evaluate_run(records, scores, len(dead))
+    agreement = offline_agreement(settings, records, scores)
     # Missing beats count as lost only when the workers had consumed everything (no lag).
     backlog = bool(sampler.lag) and sampler.lag[-1][1] > 0
     return {
@@ -128,7 +130,9 @@ def run_once(settings: Settings, workdir: Path, workers: int, rate: float, durat
         "worker_cpu_s_per_1000_beats": round(cpu_seconds_per_1000(
             list(sampler.procs.values()), report["beats_scored"]), 3),
         "peak_rss_mb": round(max(peaks, default=0.0), 1), "worker_exit_codes": codes,
-        "lag": sampler.lag, "f1": report["f1"],
+        "lag": sampler.lag, "f1": report["f1"], "offline_f1": agreement["offline_f1"],
+        "f1_gap_points": round(100 * (agreement["offline_f1"] - report["f1"]), 3),
+        "decisions_match_offline": agreement["decisions_match_offline"],
         "_scores": scores, "_t0_ms": t0_ms,
     }
 
@@ -172,8 +176,8 @@ def _public(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_bench(settings: Settings, workers: list[int], rate: float, duration: float,
-              patients: int, workdir: Path, baseline: bool, prefill: bool = False
-              ) -> dict[str, Any]:
+              patients: int, workdir: Path, baseline: bool, prefill: bool = False,
+              encoding: str = "json") -> dict[str, Any]:
     """Every configuration in turn, then the batch-1 reference baseline; one report."""
     from models.detector import load_detector
     from stream.infra import services
@@ -184,14 +188,14 @@ def run_bench(settings: Settings, workers: list[int], rate: float, duration: flo
         for w in workers:
             run = run_settings(settings, f"w{w}", topic_partitions=4)
             results.append(run_once(run, workdir, w, rate, duration, patients, f"{w}-worker",
-                                    prefill))
+                                    prefill, encoding=encoding))
         if baseline:
             threshold = load_detector(settings.checkpoint, runtime="torch").threshold
             ref = reference_checkpoint(workdir / "reference-checkpoint", threshold)
             run = run_settings(settings, "baseline", topic_partitions=4, batch_size=1,
                                checkpoint=ref, model_runtime="torch")
             results.append(run_once(run, workdir, 1, rate, duration, patients, "baseline",
-                                    prefill, drain_s=10.0))
+                                    prefill, drain_s=10.0, encoding=encoding))
     finally:
         services.down(settings, only_started=states)
     main = max(results[: len(workers)], key=lambda r: r["throughput_beats_per_s"])
@@ -207,7 +211,7 @@ def run_bench(settings: Settings, workers: list[int], rate: float, duration: flo
         if base and base["throughput_beats_per_s"] else None,
         "backlog_at_end": {r["tag"]: r["backlog_at_end"] for r in results},
         "config": {"workers": workers, "offered_beats_per_s": rate, "duration_s": duration,
-                   "prefill": prefill,
+                   "prefill": prefill, "encoding": encoding,
                    "patients": patients, "partitions": 4, "batch_size": settings.batch_size,
                    "batch_within_ms": settings.batch_within_ms,
                    "torch_threads": settings.torch_threads,
@@ -232,12 +236,14 @@ def run_bench(settings: Settings, workers: list[int], rate: float, duration: flo
               help="Also run batch size 1 with the reference notebook's model size.")
 @click.option("--prefill", is_flag=True,
               help="Replay first, then start the workers: measures draining a backlog.")
+@click.option("--encoding", type=click.Choice(["json", "f32"]), default="json",
+              show_default=True, help="Input message values: JSON or the float32 binary variant.")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("artifacts/bench"), show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
 def bench(settings: Settings, workers: str, rate: float, duration: float, patients: int,
-          baseline: bool, prefill: bool, workdir: Path, as_json: bool) -> None:
+          baseline: bool, prefill: bool, encoding: str, workdir: Path, as_json: bool) -> None:
     """End-to-end benchmark: replay -> Kafka -> W Faust workers -> Kafka, with Redis.
 
     Each configuration gets its own topics (4 partitions), consumer group and Redis prefix.
@@ -249,11 +255,13 @@ def bench(settings: Settings, workers: str, rate: float, duration: float, patien
     Examples:
       ecg-stream bench --json
       ecg-stream bench --workers 1 --rate 1000 --duration 60 --no-baseline
+      ecg-stream bench --workers 2 --encoding f32 --prefill --no-baseline
     """
     from stream.cli import emit
 
     counts = [int(w) for w in workers.split(",") if w.strip()]
-    report = run_bench(settings, counts, rate, duration, patients, workdir, baseline, prefill)
+    report = run_bench(settings, counts, rate, duration, patients, workdir, baseline, prefill,
+                       encoding)
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     report["finished"] = started
     emit(report, as_json)

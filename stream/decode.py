@@ -6,11 +6,13 @@ can never wedge the consumer (aiokafka #744) and always becomes a dead letter wi
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from stream.binary import BinaryError, is_binary, parse_beat, parse_frame
 from stream.schemas import SCHEMA_VERSION, BeatMessage, DeadLetter, FrameMessage
 
 M = TypeVar("M", bound=BaseModel)
@@ -32,11 +34,15 @@ class RawInput:
 def dead_letter(raw: RawInput, reason: str, detail: str = "", worker: str = "") -> DeadLetter:
     """A dead-letter record for ``raw``: where it came from, why, and its payload (capped)."""
     value = raw.value or b""
+    head = value[:PAYLOAD_ECHO_BYTES]
+    binary = is_binary(value)
     return DeadLetter(
         reason=reason, detail=detail[:1000], source_topic=raw.topic, partition=raw.partition,
         offset=raw.offset,
         key=raw.key.decode("utf-8", "backslashreplace") if raw.key is not None else None,
-        payload=value[:PAYLOAD_ECHO_BYTES].decode("utf-8", "backslashreplace"),
+        payload=base64.b64encode(head).decode() if binary
+        else head.decode("utf-8", "backslashreplace"),
+        payload_encoding="base64" if binary else "utf-8",
         payload_bytes=len(value), received_ms=raw.received_ms, worker=worker)
 
 
@@ -66,21 +72,29 @@ def _reason(error: ValidationError) -> tuple[str, str]:
 def decode(raw: RawInput, model: type[M], max_bytes: int) -> M | DeadLetter:
     """Parse ``raw.value`` as ``model`` (BeatMessage or FrameMessage) or explain why not.
 
-    The key must be the patient id: a mismatched key would break per-patient ordering.
+    The value is JSON or the float32 binary variant (:mod:`stream.binary`, told apart by its
+    magic prefix). The key must be the patient id: a mismatched key would break per-patient
+    ordering.
     """
     value = raw.value
     if not value:
         return dead_letter(raw, "empty_payload")
     if len(value) > max_bytes:
         return dead_letter(raw, "payload_too_large", f"{len(value)} bytes > {max_bytes}")
-    try:
-        value.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return dead_letter(raw, "not_utf8", str(exc))
-    try:
-        message = model.model_validate_json(value)
-    except ValidationError as exc:
-        return dead_letter(raw, *_reason(exc))
+    if is_binary(value):
+        try:
+            message = (parse_beat if model is BeatMessage else parse_frame)(value)
+        except BinaryError as exc:
+            return dead_letter(raw, exc.reason, exc.detail)
+    else:
+        try:
+            value.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return dead_letter(raw, "not_utf8", str(exc))
+        try:
+            message = model.model_validate_json(value)
+        except ValidationError as exc:
+            return dead_letter(raw, *_reason(exc))
     patient = message.patient  # type: ignore[attr-defined]
     if raw.key is not None and raw.key != patient.encode():
         return dead_letter(raw, "key_mismatch", f"key {raw.key!r} != patient {patient!r}")

@@ -51,7 +51,10 @@ def offline_agreement(settings: Settings, records: list[Any], scores: list[Any]
     from stream.evaluation import beat_pairs, detection_metrics
 
     pairs, _, _ = beat_pairs(records, scores)
-    labels, offline, static = offline_scores(settings, [t.source_row for t, _ in pairs])
+    rows = np.array([t.source_row for t, _ in pairs], dtype=np.int64)
+    unique, where = np.unique(rows, return_inverse=True)  # a looped replay repeats rows
+    labels, offline, static = offline_scores(settings, unique.tolist())
+    labels, offline = labels[where], offline[where]
     live = np.array([s.score for _, s in pairs], dtype=np.float64)
     used = np.array([s.threshold for _, s in pairs], dtype=np.float64)
     decided = np.array([s.anomalous for _, s in pairs], dtype=bool)

@@ -95,7 +95,9 @@ class DeadLetter(_Wire):
     partition: int
     offset: int
     key: str | None = None
-    payload: str = Field("", description="raw payload (UTF-8, invalid bytes escaped), capped")
+    payload: str = Field("", description="raw payload (first 2 KiB), as payload_encoding says")
+    payload_encoding: Literal["utf-8", "base64"] = Field(
+        "utf-8", description="utf-8: text, invalid bytes escaped; base64: a binary payload")
     payload_bytes: int = Field(0, description="size of the original payload")
     received_ms: int
     worker: str = ""

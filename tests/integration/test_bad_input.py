@@ -1,5 +1,5 @@
-"""1,000 malformed messages mixed with good beats: every bad one dead-lettered, every good one
-scored, and the worker never restarts."""
+"""1,000 malformed messages mixed with good beats (JSON and the float32 binary variant): every
+bad one dead-lettered, every good one scored, and the worker never restarts."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from kafka import KafkaProducer
 
+from stream.binary import encode_beat, encode_frame
 from stream.evaluate_cli import read_outputs
 from stream.kafka_config import kafka_python_config
 from stream.schemas import now_ms
@@ -31,6 +32,10 @@ def _bad_values(rng: random.Random) -> list[tuple[bytes, str]]:
         (json.dumps({**beat, "samples": [float("nan")] * 140}).encode(), "non_finite"),
         (json.dumps({**beat, "samples": [float("inf")] * 140}).encode(), "non_finite"),
         (b"{" + b" " * 70_000 + b"}", "payload_too_large"),
+        (encode_beat("p-bad", 0, np.full(140, 0.1), now_ms())[:-3], "malformed_binary"),
+        (encode_beat("p-bad", 0, np.full(140, np.nan), now_ms()), "non_finite"),
+        (encode_beat("p-bad", 0, np.full(4, 0.1), now_ms()), "wrong_length"),
+        (encode_frame("p-bad", 0, 0, 140.0, np.full(140, 0.1), now_ms()), "unknown_schema"),
     ]
     return [kinds[i % len(kinds)] for i in range(1000)]
 
@@ -51,9 +56,10 @@ def test_malformed_messages_are_dead_lettered(pipeline_settings: Callable[..., S
     order = [("good", g) for g in good] + [("bad", b) for b in bad]
     rng.shuffle(order)
     for kind, item in order:
-        if kind == "good":
-            producer.send(settings.topic_beats, key=item["patient"].encode(),
-                          value=json.dumps(item).encode())
+        if kind == "good":  # every other good beat in the binary variant
+            value = (encode_beat(item["patient"], item["seq"], np.float32(item["samples"]),
+                                 item["sent_ms"]) if item["seq"] % 2 else json.dumps(item).encode())
+            producer.send(settings.topic_beats, key=item["patient"].encode(), value=value)
         else:
             meta = producer.send(settings.topic_beats, key=b"p-bad", value=item[0]).get(timeout=30)
             sent_bad[(meta.partition, meta.offset)] = item[1]

@@ -1,4 +1,8 @@
-"""A short smoke of the end-to-end benchmark harness: a complete report and no lost beat."""
+"""A short smoke of the end-to-end benchmark harness: a complete report and no lost beat.
+
+It replays the float32 binary variant (JSON is what every other pipeline test sends), and
+the stream's decisions must be those of the same beats scored offline.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ KEYS = {"throughput_beats_per_s", "latency_ms", "lost", "dead_lettered", "peak_r
 
 def test_bench_smoke(infra: Settings, tmp_path: Path) -> None:
     report = run_bench(infra, workers=[1], rate=100.0, duration=3.0, patients=8,
-                       workdir=tmp_path, baseline=True)
+                       workdir=tmp_path, baseline=True, encoding="f32")
     assert KEYS <= set(report)
     assert set(report["latency_ms"]) == {"p50", "p95", "p99"}
     assert set(report["latency_steady_ms"]) == {"p50", "p95", "p99"}
@@ -24,6 +28,10 @@ def test_bench_smoke(infra: Settings, tmp_path: Path) -> None:
     assert report["ratio"] is not None and report["peak_rss_mb"] > 0
     assert report["machine"]["cores"] >= 1
     assert [run["tag"] for run in report["runs"]] == ["1-worker", "baseline"]
-    assert report["runs"][0]["beats_scored"] == report["runs"][0]["beats_sent"] > 0
+    main = report["runs"][0]
+    assert main["beats_scored"] == main["beats_sent"] > 0
+    assert main["decisions_match_offline"] == main["beats_scored"]
+    assert main["f1"] == main["offline_f1"] and main["f1_gap_points"] == 0
+    assert report["config"]["encoding"] == "f32"
     assert (tmp_path / "bench.png").stat().st_size > 10_000
     assert (tmp_path / "bench.json").exists()

@@ -84,3 +84,25 @@ def test_pacer_keeps_the_rate() -> None:
         pacer.wait(1)
     assert sum(slept) == pytest.approx(0.1)
     assert clock[0] == pytest.approx(0.1)
+
+
+def test_f32_encoding_sends_the_same_beats_and_frames(tmp_path: Path) -> None:
+    from stream.decode import RawInput, decode_beat, decode_frame
+
+    as_json, _, _ = run(tmp_path, patients=4)
+    as_f32, _, records = run(tmp_path, patients=4, encoding="f32")
+    assert len(as_f32.sent) == len(as_json.sent) == len(records) == 30
+    for (_, key, text), (_, key2, binary) in zip(as_json.sent, as_f32.sent, strict=True):
+        a = decode_beat(RawInput("beats", 0, 0, key, text, 0), 65536)
+        b = decode_beat(RawInput("beats", 0, 0, key2, binary, 0), 65536)
+        assert (a.patient, a.seq) == (b.patient, b.seq)
+        assert np.array_equal(np.float32(a.samples), np.float32(b.samples))
+        assert len(binary) < len(text) / 2
+    frames_json, _, _ = run(tmp_path, mode="continuous", patients=3, frame_size=50)
+    frames_f32, _, _ = run(tmp_path, mode="continuous", patients=3, frame_size=50,
+                           encoding="f32")
+    for (_, key, text), (_, _, binary) in zip(frames_json.sent, frames_f32.sent, strict=True):
+        a = decode_frame(RawInput("signal", 0, 0, key, text, 0), 65536)
+        b = decode_frame(RawInput("signal", 0, 0, key, binary, 0), 65536)
+        assert (a.frame_seq, a.start_sample, a.fs) == (b.frame_seq, b.start_sample, b.fs)
+        assert np.array_equal(np.float32(a.samples), np.float32(b.samples))

@@ -1,0 +1,134 @@
+"""The float32 binary variant: same messages as JSON, every broken value a dead letter."""
+
+from __future__ import annotations
+
+import base64
+import json
+import struct
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from producers.replay import samples_json
+from stream.binary import encode_beat, encode_frame, is_binary, parse_beat
+from stream.decode import RawInput, decode_beat, decode_frame
+from stream.schemas import BeatMessage, DeadLetter, FrameMessage
+from stream.scoring import pending_from_messages
+
+BEAT = np.random.default_rng(0).standard_normal(140).astype(np.float32)
+
+
+def raw(value: bytes, key: bytes | None = b"p1") -> RawInput:
+    return RawInput("ecg.beats", 1, 7, key, value, 1000)
+
+
+def test_beat_round_trip_is_bit_exact() -> None:
+    value = encode_beat("p1", 41, BEAT, 1234)
+    assert is_binary(value) and len(value) == 4 + 2 + 2 + 18 + 560
+    message = decode_beat(raw(value), 65536)
+    assert isinstance(message, BeatMessage)
+    assert (message.patient, message.seq, message.sent_ms) == ("p1", 41, 1234)
+    assert np.array_equal(np.asarray(message.samples, dtype=np.float32), BEAT)
+
+
+def test_binary_and_json_give_the_model_the_same_input() -> None:
+    text = (f'{{"schema":1,"patient":"p1","seq":41,"samples":{samples_json(BEAT)},'
+            f'"sent_ms":1234}}').encode()
+    from_json = decode_beat(raw(text), 65536)
+    from_binary = decode_beat(raw(encode_beat("p1", 41, BEAT, 1234)), 65536)
+    assert isinstance(from_json, BeatMessage) and isinstance(from_binary, BeatMessage)
+    fields = ("patient", "seq", "sent_ms")
+    assert [getattr(from_json, f) for f in fields] == [getattr(from_binary, f) for f in fields]
+    # JSON carries each float32 as its shortest decimal: equal once read back as float32.
+    assert np.array_equal(np.float32(from_json.samples), np.float32(from_binary.samples))
+    a, b = (pending_from_messages([m], 0)[0].samples for m in (from_json, from_binary))
+    assert np.array_equal(a, b)
+    assert len(encode_beat("p1", 41, BEAT, 1234)) < len(text) / 2
+
+
+def test_frame_round_trip() -> None:
+    value = encode_frame("p1", 3, 384, 140.0, BEAT[:64], 55)
+    message = decode_frame(raw(value), 65536)
+    assert isinstance(message, FrameMessage)
+    assert (message.frame_seq, message.start_sample, message.fs, message.sent_ms) == (
+        3, 384, 140.0, 55)
+    assert np.array_equal(np.asarray(message.samples, dtype=np.float32), BEAT[:64])
+
+
+def _with_samples(samples: np.ndarray) -> bytes:
+    return encode_beat("p1", 0, np.asarray(samples, dtype=np.float32), 1)
+
+
+GOOD = encode_beat("p1", 0, BEAT, 1)
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (GOOD[:-1], "malformed_binary"),
+        (GOOD + b"\0", "malformed_binary"),
+        (GOOD[:9], "malformed_binary"),
+        (b"ECGB", "malformed_binary"),
+        (GOOD[:4] + b"\x02" + GOOD[5:], "unknown_schema"),
+        (b"ECGX" + GOOD[4:], "unknown_schema"),
+        (encode_frame("p1", 0, 0, 140.0, BEAT, 1), "unknown_schema"),
+        (_with_samples(np.r_[BEAT[:10], np.nan, BEAT[11:]]), "non_finite"),
+        (_with_samples(np.r_[BEAT[:10], np.inf, BEAT[11:]]), "non_finite"),
+        (_with_samples(BEAT[:4]), "wrong_length"),
+        (GOOD[:6] + b"\xff" + GOOD[7:], "malformed_binary"),  # patient id not UTF-8
+        (encode_beat("p2", 0, BEAT, 1), "key_mismatch"),
+    ],
+)
+def test_bad_binary_beats_are_dead_lettered(value: bytes, reason: str) -> None:
+    letter = decode_beat(raw(value), 65536)
+    assert isinstance(letter, DeadLetter), letter
+    assert letter.reason == reason, letter.detail
+    assert (letter.source_topic, letter.partition, letter.offset) == ("ecg.beats", 1, 7)
+    assert letter.payload_encoding == "base64"
+    assert base64.b64decode(letter.payload) == value[:2048]
+    assert letter.payload_bytes == len(value)
+
+
+@pytest.mark.parametrize("fs", [0.0, -140.0, float("nan"), float("inf")])
+def test_bad_frame_rate_is_dead_lettered(fs: float) -> None:
+    value = encode_frame("p1", 0, 0, 140.0, BEAT[:64], 1)
+    head = 4 + 2 + 2 + 16  # magic, version, id length, id, frame_seq, start_sample
+    value = value[:head] + struct.pack("<d", fs) + value[head + 8:]
+    letter = decode_frame(raw(value), 65536)
+    assert isinstance(letter, DeadLetter) and letter.reason == "invalid_value"
+
+
+def test_json_dead_letters_keep_utf8_payloads() -> None:
+    letter = decode_beat(raw(b'{"schema": 1}'), 65536)
+    assert isinstance(letter, DeadLetter) and letter.payload_encoding == "utf-8"
+    assert json.loads(letter.model_dump_json())["payload"] == '{"schema": 1}'
+
+
+def test_patient_id_limits_are_enforced_when_encoding() -> None:
+    with pytest.raises(ValueError, match="patient id"):
+        encode_beat("", 0, BEAT, 1)
+    with pytest.raises(ValueError, match="patient id"):
+        encode_beat("x" * 129, 0, BEAT, 1)
+
+
+def test_parse_beat_rejects_what_the_json_schema_rejects() -> None:
+    with pytest.raises(ValueError, match="wrong_length"):
+        parse_beat(_with_samples(np.zeros(4097)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=700), st.sampled_from([b"ECGB", b"ECGF", b"ECG"]))
+def test_any_bytes_after_the_magic_never_raise(tail: bytes, magic: bytes) -> None:
+    for decode in (decode_beat, decode_frame):
+        out = decode(raw(magic + tail, key=None), 65536)
+        assert isinstance(out, (BeatMessage, FrameMessage, DeadLetter))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, len(GOOD) - 1), st.integers(0, 255))
+def test_any_single_byte_change_decodes_or_dead_letters(where: int, byte: int) -> None:
+    value = GOOD[:where] + bytes([byte]) + GOOD[where + 1:]
+    out = decode_beat(raw(value, key=None), 65536)
+    assert isinstance(out, (BeatMessage, DeadLetter))
