@@ -13,6 +13,7 @@ by :func:`learn_templates` and ship in ``stream/fiducial.json`` (``beat_template
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -115,7 +116,8 @@ class BeatFit:
     def _rows(self, l1: int, l2: int) -> slice:
         return slice((l1 - self.lo) * self.classes, (l2 - self.lo + 1) * self.classes)
 
-    def refine(self, x: NDArray[np.float64], p: int | None, b: int, n: int, radius: int) -> int:
+    def refine(self, x: NDArray[np.float64], p: int | None, b: int, n: int, radius: int,
+               gain: Callable[[NDArray, NDArray], NDArray] | None = None) -> int:
         """Move boundary ``b`` within ``radius`` to best fit the beats ``[p, b)`` and ``[b, n)``.
 
         Args:
@@ -124,6 +126,8 @@ class BeatFit:
             b: the boundary to move.
             n: the boundary after (not yet refined), ``n <= m``.
             radius: largest move, samples.
+            gain: score of beats from their correlations and lengths, as the tracker's
+                :func:`stream.viterbi.beat_gain`; None sums the correlations.
 
         Returns:
             The refined boundary (``b`` when no candidate has prepared lengths on both sides).
@@ -132,9 +136,11 @@ class BeatFit:
         last = min(b + radius, n - self.lo, p + self.hi if p is not None else n)
         if first > last:
             return b
-        score = self.to_end(x, n, n - last, n - first)[::-1]
+        gain = gain or (lambda fits, _: fits)
+        pos = np.arange(first, last + 1)
+        score = gain(self.to_end(x, n, n - last, n - first)[::-1], n - pos)
         if p is not None:
-            score = score + self.from_start(x, p, first - p, last - p)
+            score = score + gain(self.from_start(x, p, first - p, last - p), pos - p)
         return first + int(np.argmax(score))
 
 

@@ -229,8 +229,9 @@ def run_bench(settings: Settings, workers: list[int], rate: float, duration: flo
               help="Worker counts to measure, comma-separated.")
 @click.option("--rate", type=float, default=0.0, show_default=True,
               help="Offered beats/s (0 = as fast as the replay producer goes).")
-@click.option("--duration", type=float, default=30.0, show_default=True,
-              help="Seconds of replay per configuration.")
+@click.option("--duration", type=float, default=10.0, show_default=True,
+              help="Seconds of replay per configuration (at full speed the replay outruns "
+              "the workers about tenfold, and draining takes minutes).")
 @click.option("--patients", type=click.IntRange(1), default=256, show_default=True)
 @click.option("--baseline/--no-baseline", default=True, show_default=True,
               help="Also run batch size 1 with the reference notebook's model size.")

@@ -31,11 +31,14 @@ def detection_metrics(labels: Sequence[int], anomalous: Sequence[bool]) -> dict[
             "confusion": {"tp": tp, "fp": fp, "fn": fn, "tn": tn}}
 
 
-def latency_ms(scores: Iterable[ScoreRecord]) -> dict[str, float]:
-    """Percentiles of producer send -> score published, in milliseconds."""
+def latency_ms(scores: Iterable[ScoreRecord]) -> dict[str, float | None]:
+    """Percentiles of producer send -> score published, in milliseconds (None without any).
+
+    None, not NaN: reports are JSON, and NaN is not (strict parsers refuse it).
+    """
     values = np.array([s.published_ms - s.sent_ms for s in scores], dtype=np.float64)
     if values.size == 0:
-        return {"p50": float("nan"), "p95": float("nan"), "p99": float("nan")}
+        return {"p50": None, "p95": None, "p99": None}
     p50, p95, p99 = np.percentile(values, [50, 95, 99])
     return {"p50": float(p50), "p95": float(p95), "p99": float(p99)}
 

@@ -16,6 +16,7 @@ machine-readable :class:`Reason`, so the worker can dead-letter or count it.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import deque
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from numpy.typing import NDArray
 from models.normalize import BEAT_LENGTH, znormalize
 from stream.beatfit import BeatFit, stretched
 from stream.fiducial import Fiducial, find_fiducials, load_fiducial, resample_beat
-from stream.viterbi import Tracker
+from stream.viterbi import Tracker, beat_gain
 
 if TYPE_CHECKING:
     from stream.settings import Settings
@@ -331,10 +332,24 @@ class PatientSegmenter:
     def _track(self, tracker: Tracker, out: PushResult, final: bool) -> None:
         """Boundaries decided by the delayed-decision tracker of :mod:`stream.viterbi`."""
         decided = tracker.advance(self._buf, self._buf_start, self._beat_length(), final)
-        for boundary, interpolated in decided:
-            if self._fid is not None and not interpolated:
+        for boundary, interpolated, lost in decided:
+            if lost:
+                self._lose_until(out)
+            elif self._fid is not None and not interpolated:
                 self._intervals.append(boundary - self._fid)
             self._place(boundary, interpolated, out)
+
+    def _lose_until(self, out: PushResult) -> None:
+        """No beats after the last boundary: emit the beat before it, start again after.
+
+        The tracker found no chain of plausible beats to its next boundary; the samples
+        between become a ``partial_beat`` when that boundary is placed.
+        """
+        self._settle_next(None, out)
+        if self._onset is not None:
+            keep = self._onset - self._buf_start
+            self._buf, self._buf_start = self._buf[keep:], self._onset
+        self._onset, self._next = None, None
 
     def _greedy(self, out: PushResult, final: bool) -> None:
         """Boundaries from matched-filter peaks alone (no beat templates shipped)."""
@@ -386,8 +401,9 @@ class PatientSegmenter:
         if self._fit is not None and after is not None:
             start = self._buf_start
             radius = self._radius[1 if interpolated else 0]
+            gain = functools.partial(beat_gain, length=self._beat_length())
             onset = start + self._fit.refine(self._buf, self._onset - start, onset - start,
-                                             after - start, radius)
+                                             after - start, radius, gain)
         self._emit(self._onset, onset, interpolated or self._onset_interpolated, out)
         self._onset, self._onset_interpolated, self._next = onset, interpolated, None
 

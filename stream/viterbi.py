@@ -7,22 +7,29 @@ above a low height (:data:`CANDIDATE_HEIGHT`) plus, after each strong peak (abov
 detector's height), the position one running beat length later (a rhythm prediction, marked
 interpolated). A path of boundaries scores, for every beat ``[a, b)`` on it::
 
-    (b - a) / L * fit(a, b) - LENGTH_WEIGHT * ((b - a) / L - 1) ** 2 / LENGTH_SPREAD ** 2
+    (b - a) / L * g(fit(a, b)) - LENGTH_WEIGHT * ((b - a) / L - 1) ** 2 / LENGTH_SPREAD ** 2
     + PEAK_WEIGHT * clip(filter(b) / height, -1, 1)
 
-where ``fit`` is the best stretched-template correlation of :mod:`stream.beatfit` and ``L``
-the running beat length. A stretch from the stream start to the first boundary may instead be
-a partial beat, worth ``PARTIAL_GAIN * (b - a) / L``. The best path is found by a forward
-(Viterbi) recursion, one small template product per candidate (all its predecessors at once,
-aligned on the candidate). Boundaries are decided :data:`DECISION_DELAY` beat lengths behind
-the newest candidate: the path to the best recent candidate (with the unseen tail credited at
-``TAIL_GAIN`` per beat length) is traced back and its boundaries that old are final. The
-recursion then restarts from the last final boundary, from cached per-candidate gains.
+where ``fit`` is the best stretched-template correlation of :mod:`stream.beatfit`, ``g(r) =
+-log(1 - r ** 2) / 2`` for ``r`` clipped to ``[0, FIT_CAP]`` (:func:`shape_gain`: the
+Gaussian log-likelihood ratio of a fitted template over a flat beat), and ``L`` the running
+beat length. A stretch from the stream start to the first boundary may instead be a partial
+beat, worth ``PARTIAL_GAIN * (b - a) / L``; a candidate no beat path reaches is reached
+from the anchor by a lost stretch worth ``LOST_GAIN`` (nothing), so the tracker recovers
+when candidates are missing for longer than the longest beat. The whole-beat refinement of
+each decided boundary (:meth:`stream.beatfit.BeatFit.refine`) maximizes the same beat gain.
+The best path is found by a forward (Viterbi) recursion, one small template product per
+candidate (all its predecessors at once, aligned on the candidate). Boundaries are decided
+:data:`DECISION_DELAY` beat lengths behind the newest candidate: the path to the best recent
+candidate (with the unseen tail credited at ``TAIL_GAIN`` per beat length) is traced back
+and its boundaries that old are final. The recursion then restarts from the last final
+boundary, from cached per-candidate gains.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -40,10 +47,51 @@ LENGTH_RANGE = (0.6, 1.6)
 LENGTH_WEIGHT = 0.1
 LENGTH_SPREAD = 0.15
 PEAK_WEIGHT = 0.2
-PARTIAL_GAIN = 0.5
-TAIL_GAIN = 0.8
 DECISION_DELAY = 3.5
 """Beat lengths between a boundary and the newest candidate before the boundary is final."""
+FIT_CAP = 0.99
+"""Largest correlation counted by :func:`beat_gain` (a gain of 1.96 per beat length)."""
+
+
+def shape_gain(fits: NDArray[np.float64] | float) -> NDArray[np.float64]:
+    """``-log(1 - r ** 2) / 2`` for ``r = clip(fits, 0, FIT_CAP)`` (see :func:`beat_gain`)."""
+    fit = np.clip(fits, 0.0, FIT_CAP)
+    return -0.5 * np.log1p(-fit * fit)
+
+
+PARTIAL_GAIN = float(shape_gain(0.5))
+"""Per beat length, a partial first beat counts as a beat of correlation 0.5."""
+TAIL_GAIN = float(shape_gain(0.8))
+"""Per beat length, the unseen tail counts as beats of correlation 0.8."""
+LOST_GAIN = 0.0
+"""A lost stretch (no beat path reaches a candidate) is worth nothing: a fallback only."""
+
+
+class Boundary(NamedTuple):
+    """A final beat boundary: position, whether rhythm-predicted, whether after a lost stretch.
+
+    ``lost``: no chain of plausible beats led from the previous final boundary to this one
+    (candidates missing for longer than the longest beat); the stretch between is not a beat.
+    """
+
+    position: int
+    interpolated: bool
+    lost: bool = False
+
+
+def beat_gain(fits: NDArray[np.float64], lengths: NDArray[np.int64],
+              length: float) -> NDArray[np.float64]:
+    """Score of beats of ``lengths`` samples with shape correlations ``fits``.
+
+    The shape term is the Gaussian log-likelihood ratio of a fitted template (scale and
+    offset per beat) over a flat beat, ``-log(1 - r ** 2) / 2`` per beat length for
+    ``r = clip(fit, 0, FIT_CAP)``: it grows fast for good fits and flattens for poor ones,
+    so one beat of a shape no template covers costs little and does not pull its
+    neighbours' boundaries (with the correlation itself, spreading the misfit over several
+    beats scored higher). Plus the length prior around the running beat length ``length``.
+    """
+    ratio = lengths / length
+    return ratio * shape_gain(fits) - LENGTH_WEIGHT * ((ratio - 1) / LENGTH_SPREAD) ** 2
 
 
 @dataclass
@@ -74,7 +122,7 @@ class Tracker:
         self.scanned = anchor  # filter peaks searched up to (exclusive)
 
     def advance(self, buf: NDArray[np.float64], start: int, length: float,
-                final: bool) -> list[tuple[int, bool]]:
+                final: bool) -> list[Boundary]:
         """Take the buffer ``buf`` (first sample at ``start``); return the final boundaries.
 
         Args:
@@ -84,8 +132,8 @@ class Tracker:
             final: end of stream: decide everything up to the buffer end.
 
         Returns:
-            ``(boundary, interpolated)`` pairs in order; the anchor is listed first when the
-            stretch after it is a beat and the anchor was not known to be a boundary.
+            The final boundaries in order; the anchor is listed first when the stretch after
+            it is a beat and the anchor was not known to be a boundary.
         """
         end = start + buf.size
         ready = self._scan(buf, start, length, final)
@@ -142,13 +190,16 @@ class Tracker:
         lengths = pos - preds
         gains = np.empty(0)
         if preds.size:
-            fits = self.fit.to_lengths(buf, pos - start, lengths)
-            ratio = lengths / length
-            gains = ratio * fits - LENGTH_WEIGHT * ((ratio - 1) / LENGTH_SPREAD) ** 2
+            gains = beat_gain(self.fit.to_lengths(buf, pos - start, lengths), lengths, length)
             gains += self._peak_bonus(pos)
         if not self.known and 0 < pos - self.anchor <= self.fit.hi:
             partial = PARTIAL_GAIN * (pos - self.anchor) / length
             preds, gains = np.append(preds, -1), np.append(gains, partial)
+        elif not any(np.isfinite(self.nodes[p].best) for p in preds.tolist()):
+            # No beat path reaches pos (no candidate for longer than the longest beat, e.g.
+            # beat starts the filter misses at a stream start): without this the tracker
+            # would never decide again. Reached from the anchor by a lost stretch instead.
+            preds, gains = np.append(preds, -1), np.append(gains, LOST_GAIN)
         node = _Node(-np.inf, None, interpolated, preds, gains)
         self.nodes[pos] = node
         self._relax(pos, node)
@@ -173,14 +224,16 @@ class Tracker:
             back = self.nodes[back].back if back in self.nodes else None
         return path[::-1]
 
-    def _commit(self, path: list[int], horizon: float) -> list[tuple[int, bool]]:
+    def _commit(self, path: list[int], horizon: float) -> list[Boundary]:
         """Make the path's boundaries up to ``horizon`` final; restart from the last one."""
         decided = [p for p in path if p != -1 and p <= horizon]
         if path and path[0] == self.anchor and self.known:
             decided = decided[1:]
         if not decided:
             return []
-        out = [(p, self.nodes[p].interpolated) for p in decided]
+        lost = self.known and path[0] == -1  # a known anchor, left by a lost stretch
+        out = [Boundary(p, self.nodes[p].interpolated, lost and i == 0)
+               for i, p in enumerate(decided)]
         last = decided[-1]
         kept = {p: n for p, n in self.nodes.items() if p > last}
         self.anchor, self.known = last, True

@@ -38,10 +38,11 @@ def test_continuous_mode_with_hrv(pipeline_settings: Callable[..., Settings], wo
 
     print(f"continuous: {report}\nbeat mode on the same beats: {beat_mode}")
     assert dead == [] and report["duplicates"] == 0
-    # The target is recall and precision >= 0.99 and F1 within 1 point of beat mode;
-    # measured here: 0.986-0.988 / 0.987 and 1.2-1.3 points (docs/continuous-mode.md). The
-    # idle flush depends on when frames arrive, so runs vary a little; these floors hold
-    # what the segmenter reaches today so a regression fails the run.
-    assert report["segmentation_recall"] >= 0.98
-    assert report["segmentation_precision"] >= 0.98
-    assert abs(report["f1"] - beat_mode["f1"]) <= 0.02
+    # The acceptance: recall and precision >= 0.99 at the onset tolerance, F1 within
+    # 1 point of beat mode. The in-memory mirror of this run (`python -m stream.segment_eval
+    # pipeline --split seed-test --seed 1`) measures 0.9951 / 0.9951 and -0.24 points
+    # (docs/continuous-mode.md); the worker's idle flush depends on when frames arrive, so a
+    # live run may differ by a beat or two.
+    assert report["segmentation_recall"] >= 0.99
+    assert report["segmentation_precision"] >= 0.99
+    assert abs(report["f1"] - beat_mode["f1"]) <= 0.01

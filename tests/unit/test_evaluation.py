@@ -73,3 +73,12 @@ def test_manifest_round_trip(tmp_path) -> None:
         writer.write(truth("a", 0, 1))
     header, records = read_manifest(path)
     assert header["split"] == "x" and header["manifest"] == 1 and records == [truth("a", 0, 1)]
+
+
+def test_latency_without_beats_is_none_not_nan() -> None:
+    import json
+
+    from stream.evaluation import latency_ms
+
+    assert latency_ms([]) == {"p50": None, "p95": None, "p99": None}
+    json.loads(json.dumps(latency_ms([])), parse_constant=lambda c: 1 / 0)  # strict JSON

@@ -15,7 +15,7 @@ from stream.beatfit import stretched
 from stream.fiducial import load_fiducial, resample_beat
 from stream.segment import PatientSegmenter, Reason, SegmenterConfig
 from stream.segment_eval import evaluate, load_split, match_onsets, segment_signal
-from stream.viterbi import DECISION_DELAY, Tracker
+from stream.viterbi import DECISION_DELAY, Boundary, Tracker
 
 FS = 140.0
 FRAME = 64
@@ -281,12 +281,36 @@ def test_tracker_decides_only_behind_the_decision_delay() -> None:
     fit = stretched(fiducial.beat_templates, 140.0)
     template, _ = fiducial.scaled(FS)
     tracker = Tracker(fit, template, fiducial.height, 140.0)
-    decided: list[tuple[int, bool]] = []
+    decided: list[Boundary] = []
     for end in range(FRAME, signal.size, FRAME):
         new = tracker.advance(signal[:end].astype(np.float64), 0, 140.0, final=False)
-        assert all(b <= end - DECISION_DELAY * 140 for b, _ in new)
+        assert all(b.position <= end - DECISION_DELAY * 140 for b in new)
         decided += new
     decided += tracker.advance(signal.astype(np.float64), 0, 140.0, final=True)
-    found = np.array([b for b, _ in decided])
+    assert not any(b.lost for b in decided)
+    found = np.array([b.position for b in decided])
     assert found[0] == 0  # the stream starts on a beat: its first sample is a boundary
     assert len(found) == len(onsets) and np.abs(found - onsets).max() <= 14
+
+
+@pytest.mark.parametrize("where", ["start", "middle"])
+def test_no_candidate_for_longer_than_a_beat_is_recovered(where: str) -> None:
+    """A stretch without any beat start (here 420 flat samples) once left the tracker with
+    no path to any later candidate: nothing was decided until the buffer overflowed (seen on
+    a replay's first beats). Now the stretch is lost, accounted for, and tracking goes on."""
+    first, onsets_a = _signal(n_beats=6, seed=1)
+    second, onsets_b = _signal(n_beats=12, seed=2)
+    flat = np.zeros(420, dtype=first.dtype)
+    if where == "start":
+        signal, truth = np.concatenate([flat, second]), onsets_b + flat.size
+    else:
+        signal = np.concatenate([first, flat, second])
+        truth = np.concatenate([onsets_a, onsets_b + first.size + flat.size])
+    beats, issues = _run(_frames(signal))
+    found = np.array([b.onset_sample for b in beats])
+    assert Reason.BUFFER_OVERFLOW not in _reasons(issues)
+    after = truth[truth >= signal.size - second.size]
+    matched, _ = match_onsets(found, after, 3)
+    assert matched.size == after.size, "every beat after the flat stretch is found"
+    lost = sum(i.samples_lost for i in issues if i.reason is Reason.PARTIAL_BEAT)
+    assert lost >= flat.size, "the lost stretch is reported, not silently skipped"
