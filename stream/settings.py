@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     topic_anomalies: str = Field("ecg.anomalies", description="output: beats judged anomalous")
     topic_deadletter: str = Field("ecg.deadletter", description="output: bad input + reason")
     topic_alerts: str = Field("ecg.alerts", description="output of `alerts --publish`")
+    producer_compression: Literal["none", "gzip", "lz4", "zstd"] = Field(
+        "none", description="replay producer compression (lz4, zstd: pip install lz4 / zstandard)")
     topic_partitions: int = Field(4, ge=1, description="partitions of topics the project creates")
     topic_replication: int = Field(1, ge=1, description="replication of topics it creates")
 

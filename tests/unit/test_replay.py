@@ -106,3 +106,18 @@ def test_f32_encoding_sends_the_same_beats_and_frames(tmp_path: Path) -> None:
         b = decode_frame(RawInput("signal", 0, 0, key, binary, 0), 65536)
         assert (a.frame_seq, a.start_sample, a.fs) == (b.frame_seq, b.start_sample, b.fs)
         assert np.array_equal(np.float32(a.samples), np.float32(b.samples))
+
+
+@pytest.mark.parametrize(("setting", "expected"), [("none", None), ("gzip", "gzip"),
+                                                   ("lz4", "lz4")])
+def test_producer_compression_comes_from_settings(monkeypatch, setting: str,
+                                                  expected: str | None) -> None:
+    import kafka
+
+    from producers.cli import make_producer
+    from stream.settings import Settings
+
+    seen: dict = {}
+    monkeypatch.setattr(kafka, "KafkaProducer", lambda **kwargs: seen.update(kwargs))
+    make_producer(Settings(producer_compression=setting))
+    assert seen["compression_type"] == expected and seen["acks"] == "all"
