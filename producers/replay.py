@@ -20,7 +20,6 @@ from stream.schemas import SCHEMA_VERSION, now_ms
 log = logging.getLogger(__name__)
 Mode = Literal["beat", "continuous"]
 Encoding = Literal["json", "f32"]
-ENCODINGS: tuple[Encoding, ...] = ("json", "f32")
 NOMINAL_FS = 140.0  # Hz: a 140-sample ECG5000 beat lasts about 1 s (60 bpm)
 
 

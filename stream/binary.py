@@ -1,9 +1,9 @@
 """The float32 binary variant of the input messages (``ecg.beats`` and ``ecg.signal``).
 
 JSON stays the reference encoding; this variant carries the same fields in a fixed
-little-endian layout (597 bytes for a replayed 140-sample beat against about 1,600 as JSON)
-and decodes with one ``numpy.frombuffer``. A topic may mix both: a JSON value starts with ``{`` (or
-whitespace), a binary one with the 4-byte magic.
+little-endian layout (597 bytes for a replayed 140-sample beat against about 1,600 as
+JSON) and decodes with one ``numpy.frombuffer``. A topic may mix both: a JSON value starts
+with ``{`` (or whitespace), a binary one with the 4-byte magic.
 
 Layout (all integers unsigned, little-endian; ``L`` = patient id length, ``n`` = samples)::
 
@@ -13,7 +13,7 @@ Layout (all integers unsigned, little-endian; ``L`` = patient id length, ``n`` =
                         | u64 frame_seq | u64 start_sample | f64 fs | u64 sent_ms
                         | u16 n | n x float32 samples
 
-The rules are those of the JSON schemas (patient 1-128 characters, samples finite, 8-4096
+The rules are those of the JSON schemas (patient 1-128 bytes of UTF-8, samples finite, 8-4096
 per beat and 1-4096 per frame, ``fs`` finite and positive); a value must end exactly after
 its last sample.
 """
