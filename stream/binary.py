@@ -14,8 +14,8 @@ Layout (all integers unsigned, little-endian; ``L`` = patient id length, ``n`` =
                         | u16 n | n x float32 samples
 
 The rules are those of the JSON schemas (patient 1-128 bytes of UTF-8, samples finite, 8-4096
-per beat and 1-4096 per frame, ``fs`` finite and positive); a value must end exactly after
-its last sample.
+per beat and 1-4096 per frame, ``fs`` finite and positive, integers at most 2**63 - 1); a
+value must end exactly after its last sample.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import struct
 import numpy as np
 from numpy.typing import NDArray
 
-from stream.schemas import SCHEMA_VERSION, BeatMessage, FrameMessage
+from stream.schemas import MAX_INT, MAX_PATIENT_BYTES, SCHEMA_VERSION, BeatMessage, FrameMessage
 
 BEAT_MAGIC, FRAME_MAGIC = b"ECGB", b"ECGF"
 MAGIC_PREFIX = b"ECG"
@@ -34,7 +34,7 @@ _HEAD = struct.Struct("<4sBB")
 _BEAT = struct.Struct("<QQH")
 _FRAME = struct.Struct("<QQdQH")
 _F32 = np.dtype("<f4")
-MAX_PATIENT = 128
+MAX_PATIENT = MAX_PATIENT_BYTES
 
 
 class BinaryError(ValueError):
@@ -91,6 +91,9 @@ def _split(value: bytes, magic: bytes, body: struct.Struct
         detail = f"binary version {version}, expected {SCHEMA_VERSION}"
         raise BinaryError(reason="unknown_schema", detail=detail)
     start = _HEAD.size + size
+    if size > MAX_PATIENT:
+        detail = f"patient id of {size} bytes, at most {MAX_PATIENT}"
+        raise BinaryError(reason="invalid_value", detail=detail)
     if size == 0 or len(value) < start + body.size:
         raise BinaryError(reason="malformed_binary", detail=f"{len(value)} bytes: truncated header")
     try:
@@ -98,6 +101,8 @@ def _split(value: bytes, magic: bytes, body: struct.Struct
     except UnicodeDecodeError as exc:
         raise BinaryError(reason="malformed_binary", detail=f"patient id: {exc}") from None
     fields = body.unpack_from(value, start)
+    if any(isinstance(f, int) and f > MAX_INT for f in fields):
+        raise BinaryError(reason="invalid_value", detail=f"an integer field above {MAX_INT}")
     count = int(fields[-1])
     data = start + body.size
     if len(value) != data + 4 * count:

@@ -17,6 +17,9 @@ from stream.schemas import SCHEMA_VERSION, BeatMessage, DeadLetter, FrameMessage
 
 M = TypeVar("M", bound=BaseModel)
 PAYLOAD_ECHO_BYTES = 2048
+KEY_ECHO_BYTES = 256
+"""A dead letter echoes at most the first 2 KiB of the value and 256 bytes of the key, so its
+size is bounded (about 12 KB at most) whatever the input record was."""
 
 
 @dataclass(frozen=True)
@@ -39,11 +42,15 @@ def dead_letter(raw: RawInput, reason: str, detail: str = "", worker: str = "") 
     return DeadLetter(
         reason=reason, detail=detail[:1000], source_topic=raw.topic, partition=raw.partition,
         offset=raw.offset,
-        key=raw.key.decode("utf-8", "backslashreplace") if raw.key is not None else None,
-        payload=base64.b64encode(head).decode() if binary
-        else head.decode("utf-8", "backslashreplace"),
+        key=_echo(raw.key[:KEY_ECHO_BYTES]) if raw.key is not None else None,
+        payload=base64.b64encode(head).decode() if binary else _echo(head),
         payload_encoding="base64" if binary else "utf-8",
         payload_bytes=len(value), received_ms=raw.received_ms, worker=worker)
+
+
+def _echo(data: bytes) -> str:
+    """UTF-8 text with invalid bytes escaped (``\\xNN``); a cut multi-byte tail is escaped too."""
+    return data.decode("utf-8", "backslashreplace")
 
 
 def _reason(error: ValidationError) -> tuple[str, str]:
@@ -96,8 +103,10 @@ def decode(raw: RawInput, model: type[M], max_bytes: int) -> M | DeadLetter:
         except ValidationError as exc:
             return dead_letter(raw, *_reason(exc))
     patient = message.patient  # type: ignore[attr-defined]
-    if raw.key is not None and raw.key != patient.encode():
-        return dead_letter(raw, "key_mismatch", f"key {raw.key!r} != patient {patient!r}")
+    if raw.key is None:
+        return dead_letter(raw, "key_mismatch", f"no key; the key must be the patient {patient!r}")
+    if raw.key != patient.encode():
+        return dead_letter(raw, "key_mismatch", f"key {raw.key[:200]!r} != patient {patient!r}")
     return message
 
 

@@ -7,15 +7,17 @@ so the same code runs under the Faust agents and in tests.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from stream.decode import RawInput, dead_letter, decode_beat, decode_frame
-from stream.schemas import DeadLetter, ScoreRecord, now_ms
-from stream.scoring import BatchScorer, PendingBeat, pending_from_messages
+from stream.schemas import BeatMessage, DeadLetter, ScoreRecord, now_ms
+from stream.scoring import BatchScorer, PendingBeat, Rejected, pending_from_messages
 from stream.settings import Settings
+from stream.threshold import RunningStats
 
 if TYPE_CHECKING:
     from stream.livefeed import LiveFeed
@@ -26,10 +28,15 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class BatchResult:
-    """Outputs of one micro-batch: score records (every beat) and dead letters."""
+    """Outputs of one micro-batch.
+
+    Score records (every beat), dead letters, and the statistics updates Redis did not take
+    (published to the statistics journal).
+    """
 
     scores: list[ScoreRecord] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
+    journal: dict[str, RunningStats] = field(default_factory=dict)
 
     @property
     def anomalies(self) -> list[ScoreRecord]:
@@ -81,9 +88,11 @@ class WorkerRuntime:
     async def handle_beats(self, records: Sequence[RawInput]) -> BatchResult:
         """Beat mode: one record per beat."""
         result = BatchResult()
-        messages = [message for _, message in self._decode(records, decode_beat, result)]
+        decoded = self._decode(records, decode_beat, result)
+        messages: list[BeatMessage] = [message for _, message in decoded]  # type: ignore[misc]
         received = records[0].received_ms if records else now_ms()
-        pending = pending_from_messages(messages, received)  # type: ignore[arg-type]
+        pending, rejected = pending_from_messages(messages, received, [r for r, _ in decoded])
+        self._reject(rejected, result)
         return await self._finish(records, pending, result, "beat")
 
     async def handle_frames(self, records: Sequence[RawInput]) -> BatchResult:
@@ -91,8 +100,16 @@ class WorkerRuntime:
         result, pending = BatchResult(), []
         for raw, frame in self._decode(records, decode_frame, result):
             self.counters.frames += 1
-            beats, issues = self.segmenters.push(frame, raw.received_ms)  # type: ignore[union-attr]
-            pending.extend(beats)
+            try:
+                await self.segmenters.prepare(frame.fs)  # type: ignore[union-attr]  # off-loop
+                beats, issues = self.segmenters.push(frame, raw.received_ms)  # type: ignore[union-attr]
+            except Exception as exc:  # noqa: BLE001 - a frame must never stop its partition
+                log.exception("frame %s[%d]@%d could not be segmented", raw.topic, raw.partition,
+                              raw.offset)
+                result.dead.append(dead_letter(raw, "unprocessable", f"segmenter: {exc!r}"[:300],
+                                               self.worker))
+                continue
+            pending.extend(dataclasses.replace(beat, source=raw) for beat in beats)
             result.dead.extend(dead_letter(raw, reason, detail, self.worker)
                                for reason, detail in issues)
         return await self._finish(records, pending, result, "continuous")
@@ -106,16 +123,41 @@ class WorkerRuntime:
             return BatchResult()
         return await self._finish([], pending, BatchResult(), "continuous")
 
+    def _reject(self, rejected: list[Rejected], result: BatchResult) -> None:
+        """Dead letters for beats that cannot be scored.
+
+        A beat cut from frames that went idle has no record of its own: its letter names the
+        signal topic with partition and offset -1.
+        """
+        for source, reason, detail in rejected:
+            raw = source or RawInput(self.settings.topic_signal, -1, -1, None, None, now_ms())
+            result.dead.append(dead_letter(raw, reason, detail, self.worker))
+
     async def _finish(self, records: Sequence[RawInput], pending: list[PendingBeat],
                       result: BatchResult, mode: str) -> BatchResult:
         async with self._lock:
-            result.scores = await self.scorer.score(pending)
+            scored = await self.scorer.score(pending)
+            result.scores, result.journal = scored.records, scored.unmerged
+            self._reject(scored.rejected, result)
             await self.publish(result)
-        if self.metrics is not None:
-            self.metrics.observe_batch(mode, len(records), result.scores, result.dead,
-                                       self.scorer.last_inference_s, self.scorer.gate.degraded)
-        if self.feed is not None:
-            self.feed.observe(pending, result.scores)
+        self._observe(records, scored.beats, result, mode)
+        return result
+
+    def _observe(self, records: Sequence[RawInput], beats: list[PendingBeat],
+                 result: BatchResult, mode: str) -> None:
+        """Metrics, live feed and counters of a published batch.
+
+        Never raises: the batch's outputs are out, so a failure here must not make the batch
+        be redelivered.
+        """
+        try:
+            if self.metrics is not None:
+                self.metrics.observe_batch(mode, len(records), result.scores, result.dead,
+                                           self.scorer.last_inference_s, self.scorer.gate.degraded)
+            if self.feed is not None:
+                self.feed.observe(beats, result.scores)
+        except Exception:  # noqa: BLE001
+            log.exception("observing a published batch failed; outputs are unaffected")
         counters = self.counters
         counters.batches += 1
         counters.records += len(records)
@@ -123,4 +165,3 @@ class WorkerRuntime:
         counters.anomalies += len(result.anomalies)
         for letter in result.dead:
             counters.dead_letters[letter.reason] = counters.dead_letters.get(letter.reason, 0) + 1
-        return result

@@ -7,17 +7,54 @@ one partition. Timestamps are integer epoch milliseconds (UTC).
 from __future__ import annotations
 
 import time
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
+import numpy as np
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 SCHEMA_VERSION = 1
 BEAT_LENGTH = 140
+MAX_PATIENT_BYTES = 128
+"""Longest patient id, in bytes of UTF-8 (the binary layout's limit is the same)."""
+MAX_INT = 2**63 - 1
+"""Largest sequence number, sample index or timestamp accepted: a signed 64-bit integer."""
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+"""Samples beyond +-3.4e38 are refused: the model works in float32, where they are infinite."""
 
 
 def now_ms() -> int:
     """Current time as integer epoch milliseconds (UTC)."""
     return time.time_ns() // 1_000_000
+
+
+def _patient_bytes(value: str) -> str:
+    size = len(value.encode("utf-8", "surrogatepass"))
+    if size > MAX_PATIENT_BYTES:
+        kind, msg = "string_too_long", "patient id is {size} bytes of UTF-8, at most {limit}"
+        raise PydanticCustomError(kind, msg, {"size": size, "limit": MAX_PATIENT_BYTES})
+    return value
+
+
+def _float32_range(values: list[float]) -> list[float]:
+    if values and float(np.abs(np.asarray(values, dtype=np.float64)).max()) > FLOAT32_MAX:
+        kind, msg = "finite_number", "samples beyond the float32 range (+-3.4e38)"
+        raise PydanticCustomError(kind, msg)
+    return values
+
+
+PatientId = Annotated[str, Field(min_length=1, max_length=MAX_PATIENT_BYTES),
+                      AfterValidator(_patient_bytes)]
+"""1-128 bytes of UTF-8 (also the Kafka key of every message)."""
+Count = Annotated[StrictInt, Field(ge=0, le=MAX_INT)]
 
 
 class _Wire(BaseModel):
@@ -30,12 +67,21 @@ class _Input(_Wire):
     """Input messages: the schema version is required.
 
     Numbers are strict (no strings or booleans) and finite: NaN and infinity are refused by
-    the parser itself.
+    the parser itself, samples beyond the float32 range too. ``schema`` is the integer 1
+    (not ``true`` or ``1.0``); integers are at most 2**63 - 1.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     schema_: Literal[1] = Field(alias="schema")
+
+    @field_validator("schema_", mode="before")
+    @classmethod
+    def _integer_version(cls, value: Any) -> Any:
+        if type(value) is not int:
+            kind, msg = "literal_error", "schema must be the integer version 1"
+            raise PydanticCustomError(kind, msg)
+        return value
 
 
 class BeatMessage(_Input):
@@ -45,21 +91,23 @@ class BeatMessage(_Input):
     original length in the score record.
     """
 
-    patient: str = Field(min_length=1, max_length=128)
-    seq: StrictInt = Field(ge=0, description="beat sequence number within the patient")
-    samples: list[StrictFloat] = Field(min_length=8, max_length=4096)
-    sent_ms: StrictInt = Field(ge=0, description="producer send time")
+    patient: PatientId
+    seq: Count = Field(description="beat sequence number within the patient")
+    samples: Annotated[list[StrictFloat], Field(min_length=8, max_length=4096),
+                       AfterValidator(_float32_range)]
+    sent_ms: Count = Field(description="producer send time")
 
 
 class FrameMessage(_Input):
     """``ecg.signal``: K consecutive samples of one patient's continuous signal."""
 
-    patient: str = Field(min_length=1, max_length=128)
-    frame_seq: StrictInt = Field(ge=0, description="frame number within the patient")
-    start_sample: StrictInt = Field(ge=0, description="index of samples[0] in the signal")
+    patient: PatientId
+    frame_seq: Count = Field(description="frame number within the patient")
+    start_sample: Count = Field(description="index of samples[0] in the signal")
     fs: StrictFloat = Field(gt=0, description="sampling rate, Hz")
-    samples: list[StrictFloat] = Field(min_length=1, max_length=4096)
-    sent_ms: StrictInt = Field(ge=0)
+    samples: Annotated[list[StrictFloat], Field(min_length=1, max_length=4096),
+                       AfterValidator(_float32_range)]
+    sent_ms: Count
 
 
 class ScoreRecord(_Wire):
@@ -94,7 +142,8 @@ class DeadLetter(_Wire):
     source_topic: str
     partition: int
     offset: int
-    key: str | None = None
+    key: str | None = Field(None, max_length=1024,
+                            description="record key (first 256 bytes, invalid UTF-8 escaped)")
     payload: str = Field("", description="raw payload (first 2 KiB), as payload_encoding says")
     payload_encoding: Literal["utf-8", "base64"] = Field(
         "utf-8", description="utf-8: text, invalid bytes escaped; base64: a binary payload")

@@ -2,11 +2,16 @@
 
 Key layout (all hashes, fields ``count``, ``mean``, ``m2``, ``ewma``, ``ewma_w``):
 
-* ``{prefix}:stats:p:{patient}`` - one patient's statistics;
-* ``{prefix}:stats:global`` - all patients together.
+* ``{prefix}:stats:p:{patient}`` - one patient's statistics; it expires ``ttl_s`` after the
+  patient's last merged beat (``ECG_STATS_TTL_S``; 0: never), so patients gone do not fill Redis;
+* ``{prefix}:stats:global`` - all patients together (never expires);
+* ``{prefix}:journal:{topic}:{partition}`` - offset of the last statistics-journal record
+  merged from that partition (see :mod:`stream.journal`).
 
 The merge is a Lua script run with EVALSHA: Redis runs a script atomically, so workers that
 merge concurrently serialise and no update is lost; a restarted worker reads what is there.
+A journal record is merged by the same script guarded by its offset, so a record delivered
+twice (after a crash) is counted once.
 On Redis Cluster every key of one call must hash to one slot: use a hash-tag prefix such as
 ``{ecg}``. Redis errors propagate: the caller decides about degraded mode.
 """
@@ -23,10 +28,19 @@ from stream.threshold import GLOBAL_STATS, RunningStats
 FIELDS = ("count", "mean", "m2", "ewma", "ewma_w")
 
 MERGE_LUA = """
--- KEYS[i]: a stats hash; ARGV[5i-4 .. 5i]: count, mean, m2, ewma, ewma_w of the batch.
+-- KEYS[1]: a journal watermark key; ARGV[1]: the record's offset, or -1 for a plain merge
+-- (KEYS[1] is then unused; it is passed so that every key shares the prefix's hash slot).
+-- KEYS[i+1]: a stats hash; ARGV[6i-4 .. 6i+1]: count, mean, m2, ewma, ewma_w of the batch
+-- and the key's time to live in ms (0: none).
 -- Chan et al.'s parallel merge, mirrored by stream.threshold.RunningStats.merge.
-for i, key in ipairs(KEYS) do
-  local b = 5 * (i - 1)
+if tonumber(ARGV[1]) >= 0 then
+  local done = tonumber(redis.call('GET', KEYS[1]) or '-1')
+  if done >= tonumber(ARGV[1]) then return -1 end
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+for i = 2, #KEYS do
+  local key = KEYS[i]
+  local b = 6 * (i - 2) + 1
   local nb = tonumber(ARGV[b + 1])
   if nb > 0 then
     local mb, m2b = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
@@ -47,9 +61,11 @@ for i, key in ipairs(KEYS) do
       nb = n
     end
     redis.call('HSET', key, 'count', nb, 'mean', mb, 'm2', m2b, 'ewma', eb, 'ewma_w', wb)
+    local ttl = tonumber(ARGV[b + 6])
+    if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
   end
 end
-return #KEYS
+return #KEYS - 1
 """
 
 
@@ -79,11 +95,17 @@ class RedisStatsStore:
 
     The worker calls :meth:`fetch` before judging a micro-batch and :meth:`merge` after,
     once each per batch. Both raise ``redis.RedisError`` (or ``OSError``) on failure.
+
+    Args:
+        client: the asyncio Redis client.
+        prefix: prefix of every key.
+        ttl_s: a patient's statistics expire this long after their last merge; 0: never.
     """
 
-    def __init__(self, client: aioredis.Redis, prefix: str) -> None:
+    def __init__(self, client: aioredis.Redis, prefix: str, ttl_s: float = 0.0) -> None:
         self._client = client
         self._prefix = prefix
+        self._ttl_ms = max(0, round(ttl_s * 1000))
         self._merge = client.register_script(MERGE_LUA)
 
     def key(self, patient: str) -> str:
@@ -118,14 +140,29 @@ class RedisStatsStore:
             updates: ``{patient or GLOBAL_STATS: stats of the batch's eligible beats}``,
                 as :meth:`stream.threshold.ThresholdPolicy.batch_updates` returns.
         """
+        await self._run_merge(updates, f"{self._prefix}:journal:none", -1)
+
+    async def merge_journal(self, updates: Mapping[str, RunningStats], topic: str,
+                            partition: int, offset: int) -> bool:
+        """Merge one statistics-journal record unless it was merged before.
+
+        Returns:
+            True when merged now, False when the record's offset was merged already.
+        """
+        mark = f"{self._prefix}:journal:{topic}:{partition}"
+        return await self._run_merge(updates, mark, offset) != -1
+
+    async def _run_merge(self, updates: Mapping[str, RunningStats], mark: str,
+                         offset: int) -> int:
         items = [(p, s) for p, s in updates.items() if s.count > 0]
-        if not items:
-            return
-        keys = [self.key(patient) for patient, _ in items]
-        args: list[str | int] = []
-        for _, s in items:
-            args += [s.count, repr(s.mean), repr(s.m2), repr(s.ewma), repr(s.ewma_weight)]
-        await self._merge(keys=keys, args=args)
+        if not items and offset < 0:
+            return 0
+        keys = [mark] + [self.key(patient) for patient, _ in items]
+        args: list[str | int] = [offset]
+        for patient, s in items:
+            ttl = 0 if patient == GLOBAL_STATS else self._ttl_ms
+            args += [s.count, repr(s.mean), repr(s.m2), repr(s.ewma), repr(s.ewma_weight), ttl]
+        return int(await self._merge(keys=keys, args=args))
 
     async def prepare(self) -> None:
         """Connect and load the merge script, so the first batch pays neither (start-up)."""

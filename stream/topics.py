@@ -9,7 +9,8 @@ from stream.settings import Settings
 def pipeline_topics(settings: Settings) -> list[str]:
     """Every topic the pipeline reads or writes."""
     return [settings.topic_beats, settings.topic_signal, settings.topic_scores,
-            settings.topic_anomalies, settings.topic_deadletter, settings.topic_alerts]
+            settings.topic_anomalies, settings.topic_deadletter, settings.topic_alerts,
+            settings.topic_stats_journal]
 
 
 def ensure_topics(settings: Settings) -> list[str]:

@@ -158,3 +158,37 @@ async def test_prepare_loads_the_merge_script(infra: Settings, prefix: str) -> N
         assert await client.script_exists(digest) == [True]
     finally:
         await client.aclose()
+
+
+async def test_patient_keys_expire_the_global_key_does_not(infra: Settings, prefix: str) -> None:
+    client = redis_client(infra)
+    store = RedisStatsStore(client, prefix, ttl_s=1000.0)
+    try:
+        await store.merge({"gone": RunningStats.from_values([0.1]),
+                           GLOBAL_STATS: RunningStats.from_values([0.1])})
+        ttl = await client.pttl(f"{prefix}:stats:p:gone")
+        assert 990_000 < ttl <= 1_000_000
+        assert await client.pttl(f"{prefix}:stats:global") == -1
+        await RedisStatsStore(client, prefix, ttl_s=0.05).merge(
+            {"gone": RunningStats.from_values([0.2])})
+        await asyncio.sleep(0.3)
+        assert await store.fetch(["gone", GLOBAL_STATS]) == {
+            GLOBAL_STATS: RunningStats.from_values([0.1])}, "gone: expired; global: kept"
+    finally:
+        await client.aclose()
+
+
+async def test_a_journal_record_merges_once(infra: Settings, prefix: str) -> None:
+    client = redis_client(infra)
+    store = RedisStatsStore(client, prefix)
+    updates = {"p": RunningStats.from_values([1.0, 2.0]),
+               GLOBAL_STATS: RunningStats.from_values([1.0, 2.0])}
+    try:
+        assert await store.merge_journal(updates, "j", 0, 5)
+        assert not await store.merge_journal(updates, "j", 0, 5), "redelivered: skipped"
+        assert not await store.merge_journal(updates, "j", 0, 4), "older offset: skipped"
+        assert await store.merge_journal(updates, "j", 1, 4), "another partition"
+        got = await store.fetch(["p", GLOBAL_STATS])
+    finally:
+        await client.aclose()
+    assert got["p"].count == 4 and got[GLOBAL_STATS].count == 4

@@ -43,7 +43,7 @@ def test_binary_and_json_give_the_model_the_same_input() -> None:
     assert [getattr(from_json, f) for f in fields] == [getattr(from_binary, f) for f in fields]
     # JSON carries each float32 as its shortest decimal: equal once read back as float32.
     assert np.array_equal(np.float32(from_json.samples), np.float32(from_binary.samples))
-    a, b = (pending_from_messages([m], 0)[0].samples for m in (from_json, from_binary))
+    a, b = (pending_from_messages([m], 0)[0][0].samples for m in (from_json, from_binary))
     assert np.array_equal(a, b)
     assert len(encode_beat("p1", 41, BEAT, 1234)) < len(text) / 2
 
@@ -132,3 +132,14 @@ def test_any_single_byte_change_decodes_or_dead_letters(where: int, byte: int) -
     value = GOOD[:where] + bytes([byte]) + GOOD[where + 1:]
     out = decode_beat(raw(value, key=None), 65536)
     assert isinstance(out, (BeatMessage, DeadLetter))
+
+
+def test_binary_rules_match_the_json_schema() -> None:
+    # 200-byte patient id: the u8 length allows it, the schema does not.
+    pid = b"x" * 200
+    value = b"ECGB" + bytes([1, len(pid)]) + pid + struct.pack("<QQH", 0, 1, 140) + BEAT.tobytes()
+    letter = decode_beat(raw(value, key=pid), 65536)
+    assert isinstance(letter, DeadLetter) and letter.reason == "invalid_value"
+    huge_seq = encode_beat("p1", 2**63, BEAT, 1)
+    letter = decode_beat(raw(huge_seq), 65536)
+    assert isinstance(letter, DeadLetter) and letter.reason == "invalid_value"

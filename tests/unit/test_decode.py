@@ -107,3 +107,41 @@ def test_decoder_never_raises(value: bytes) -> None:
         assert isinstance(out, (BeatMessage, FrameMessage, DeadLetter))
         if isinstance(out, DeadLetter):
             assert out.reason
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"samples": [1e39] * 140}, "non_finite"),  # finite double, infinite as float32
+        ({"samples": [1e308, -1e308] * 70}, "non_finite"),
+        ({"samples": [1e39] * 100}, "non_finite"),  # the resampling path
+        ({"schema": True}, "unknown_schema"),
+        ({"schema": 1.0}, "unknown_schema"),
+        ({"seq": 2**70}, "invalid_value"),
+        ({"sent_ms": 2**63}, "invalid_value"),
+        ({"patient": "é" * 100}, "invalid_value"),  # 100 characters, 200 bytes of UTF-8
+    ],
+)
+def test_documented_rules_are_enforced(changes: dict, reason: str) -> None:
+    key = str(changes.get("patient", "p1")).encode()
+    letter = decode_beat(raw(dumps(**changes), key=key), 65536)
+    assert isinstance(letter, DeadLetter) and letter.reason == reason, letter
+
+
+def test_a_record_without_key_is_refused() -> None:
+    letter = decode_beat(raw(json.dumps(GOOD).encode(), key=None), 65536)
+    assert isinstance(letter, DeadLetter) and letter.reason == "key_mismatch"
+
+
+def test_frame_samples_beyond_float32_are_refused() -> None:
+    value = json.dumps({**FRAME, "samples": [3.5e38] * 128}).encode()
+    letter = decode_frame(raw(value), 65536)
+    assert isinstance(letter, DeadLetter) and letter.reason == "non_finite"
+
+
+@pytest.mark.parametrize("key", [b"k" * 600_000, b"\xff" * 250_000])
+def test_dead_letter_key_is_capped(key: bytes) -> None:
+    letter = decode_beat(raw(json.dumps(GOOD).encode(), key=key), 65536)
+    assert isinstance(letter, DeadLetter) and letter.reason == "key_mismatch"
+    assert letter.key is not None and len(letter.key) <= 1024
+    assert len(letter.model_dump_json(by_alias=True)) < 16_384

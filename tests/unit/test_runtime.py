@@ -8,7 +8,7 @@ import numpy as np
 
 from stream.decode import RawInput
 from stream.runtime import BatchResult, WorkerRuntime
-from stream.scoring import BatchScorer, ThresholdGate
+from stream.scoring import BatchScorer, PendingBeat, ThresholdGate
 from stream.settings import Settings
 from stream.threshold import ThresholdPolicy
 
@@ -43,3 +43,36 @@ async def test_mixed_batch_is_fully_accounted_for() -> None:
     assert published == [result]
     assert runtime.counters.records == 8 and runtime.counters.beats_scored == 5
     assert sum(runtime.counters.dead_letters.values()) == 3
+
+
+class ExplodingPool:
+    """A segmenter pool that fails on one patient's frames (any bug in segmentation)."""
+
+    async def prepare(self, fs):
+        return None
+
+    def push(self, frame, received_ms):
+        if frame.patient == "boom":
+            raise MemoryError("template stack")
+        beat = PendingBeat(frame.patient, "continuous", frame.frame_seq, frame.start_sample,
+                           np.sin(np.arange(140, dtype=np.float32)), None, 1, received_ms)
+        return [beat], []
+
+
+async def test_a_frame_that_breaks_the_segmenter_is_dead_lettered_alone() -> None:
+    published: list[BatchResult] = []
+
+    async def publish(result: BatchResult) -> None:
+        published.append(result)
+
+    scorer = BatchScorer(lambda b: np.abs(b).mean(axis=1), ThresholdGate(
+        ThresholdPolicy(0.9, mode="static"), None), "v", "w1", run=immediate)
+    runtime = WorkerRuntime(Settings(), scorer, publish, ExplodingPool(), worker="w1")
+    frames = [json.dumps({"schema": 1, "patient": p, "frame_seq": i, "start_sample": 0,
+                          "fs": 140.0, "samples": [0.1] * 16, "sent_ms": 1}).encode()
+              for i, p in enumerate(["a", "boom", "b"])]
+    records = [RawInput("ecg.signal", 0, i, p.encode(), v, 10)
+               for i, (p, v) in enumerate(zip(["a", "boom", "b"], frames, strict=True))]
+    result = await runtime.handle_frames(records)
+    assert [s.patient for s in result.scores] == ["a", "b"]
+    assert [(d.reason, d.offset) for d in result.dead] == [("unprocessable", 1)]
