@@ -142,6 +142,7 @@ def calibrate(settings: Settings, checkpoint_dir: Path, quantile: float, runtime
     """Recalibrate every runtime's threshold and re-measure a checkpoint on this machine.
 
     For checkpoints trained elsewhere (e.g. ``model train --device cuda`` on a GPU machine).
+    The checkpoint written is sealed again (and, for a shipped one, pinned again).
 
     \b
     Example:
@@ -155,6 +156,27 @@ def calibrate(settings: Settings, checkpoint_dir: Path, quantile: float, runtime
     written = recalibrate_checkpoint(_load_data(settings), checkpoint_dir, QuantileRule(quantile),
                                      target, runtime, available_runtimes())  # type: ignore[arg-type]
     _emit(_summary(target, written), as_json)
+
+
+@model.command()
+@click.option("--checkpoint", "checkpoint_dir", required=True,
+              type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def seal(checkpoint_dir: Path, as_json: bool) -> None:
+    """Seal a checkpoint after a deliberate edit of its config.json (or an old, unsealed one).
+
+    Checks the weights against their sha256 and every value as loading does, then writes
+    the new seal into config.json and prints it (pin it with ECG_CHECKPOINT_SHA256). It
+    does not change the pins of the shipped checkpoints.
+
+    \b
+    Example:
+      ecg-stream model seal --checkpoint models/checkpoints/mine
+    """
+    from models.checkpoint import seal_checkpoint
+
+    _emit({"checkpoint": str(checkpoint_dir), "sha256": seal_checkpoint(checkpoint_dir)},
+          as_json)
 
 
 @model.command()

@@ -128,8 +128,8 @@ def _threshold_for(config: dict[str, Any], runtime: str) -> float:
 
 def load_detector(path: Path | None = None, runtime: RuntimeName | None = None,
                   num_threads: int = 1, batch_size: int = DEFAULT_BATCH,
-                  device: str = "cpu") -> Detector:
-    """Load a checkpoint directory (default: the shipped one) as a detector.
+                  device: str = "cpu", expected_sha256: str | None = None) -> Detector:
+    """Load a verified checkpoint directory (default: the shipped one) as a detector.
 
     Args:
         path: checkpoint directory, or None for ``models/checkpoints/default``.
@@ -137,11 +137,13 @@ def load_detector(path: Path | None = None, runtime: RuntimeName | None = None,
         num_threads: intra-op threads.
         batch_size: largest chunk per runtime call.
         device: ``cpu`` or ``cuda`` (torch runtimes only).
+        expected_sha256: the seal the checkpoint must have (``ECG_CHECKPOINT_SHA256``).
 
     Raises:
-        CheckpointError: bad checkpoint, or no threshold calibrated for the runtime.
+        CheckpointError: bad, tampered or unpinned checkpoint, a bad value in its config, or
+            no threshold calibrated for the runtime.
     """
-    checkpoint = load_checkpoint(path)
+    checkpoint = load_checkpoint(path, expected_sha256)
     config = checkpoint.config
     chosen: RuntimeName = runtime or config.get("runtime", "torch")
     return Detector(checkpoint.model, _threshold_for(config, chosen), str(config["version"]),

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from models.checkpoint import load_checkpoint, save_checkpoint
+from models.checkpoint import NORMALIZATION, load_checkpoint, save_checkpoint
 from models.data import Ecg5000
 from models.detector import Detector
 from models.evaluate import evaluate_scores, score_splits
@@ -27,8 +27,6 @@ from stream.errors import CheckpointError
 logger = logging.getLogger(__name__)
 
 SCORE_TEXT = "sum over the 140 samples of |beat - reconstruction| (L1), z-normalized beats"
-NORMALIZATION = {"method": "znormalize", "beat_length": 140, "ddof": 1,
-                 "text": "per beat: subtract the mean, divide by the sample std (ddof=1)"}
 
 
 def code_version() -> str:
