@@ -86,16 +86,18 @@ def run_once(settings: Settings, workdir: Path, workers: int, rate: float, durat
     from stream.demo import offline_agreement
     from stream.evaluate_cli import read_outputs
     from stream.evaluation import evaluate_run, latency_ms
+    from stream.lifecycle import Lifecycle
     from stream.procstat import Sampler, memory_mb
     from stream.schemas import now_ms
-    from stream.workers import start_worker, stop_worker, wait_group_stable
+    from stream.workers import wait_group_stable
 
     manifest = workdir / f"{tag}-manifest.jsonl"
     replay = {"mode": "beat", "rate": rate, "duration": duration, "loop": True,
               "patients": patients, "encoding": encoding}
     sent = run_replay(settings, "all", manifest, **replay) if prefill else None
-    procs = [start_worker(settings, workdir / f"{tag}-worker-{i}.log") for i in range(workers)]
-    try:
+    with Lifecycle() as life:  # the workers stop at the end, also on SIGINT/SIGTERM
+        procs = [life.start_worker(settings, workdir / f"{tag}-worker-{i}.log")
+                 for i in range(workers)]
         wait_group_stable(settings, workers, procs)
         sampler = Sampler(settings, settings.topic_beats, [p.pid for p in procs])
         t0_ms = now_ms()
@@ -106,8 +108,7 @@ def run_once(settings: Settings, workdir: Path, workers: int, rate: float, durat
                                     idle_timeout=5.0, timeout=duration + drain_s)
         sampler.stop()
         peaks = [memory_mb(p.pid)[1] for p in procs if p.poll() is None]
-    finally:
-        codes = [stop_worker(p) for p in procs]
+        codes = life.stop_workers()
     report = evaluate_run(records, scores, len(dead))
     agreement = offline_agreement(settings, records, scores)
     # Missing beats count as lost only when the workers had consumed everything (no lag).
@@ -180,11 +181,11 @@ def run_bench(settings: Settings, workers: list[int], rate: float, duration: flo
               encoding: str = "json") -> dict[str, Any]:
     """Every configuration in turn, then the batch-1 reference baseline; one report."""
     from models.detector import load_detector
-    from stream.infra import services
+    from stream.lifecycle import Lifecycle
 
-    states = services.up(settings)
     results = []
-    try:
+    with Lifecycle() as life:  # the services it started stop at the end, also on a signal
+        life.start_services(settings)
         for w in workers:
             run = run_settings(settings, f"w{w}", topic_partitions=4)
             results.append(run_once(run, workdir, w, rate, duration, patients, f"{w}-worker",
@@ -196,8 +197,6 @@ def run_bench(settings: Settings, workers: list[int], rate: float, duration: flo
                                checkpoint=ref, model_runtime="torch")
             results.append(run_once(run, workdir, 1, rate, duration, patients, "baseline",
                                     prefill, drain_s=10.0, encoding=encoding))
-    finally:
-        services.down(settings, only_started=states)
     main = max(results[: len(workers)], key=lambda r: r["throughput_beats_per_s"])
     base = results[-1] if baseline else None
     report = {

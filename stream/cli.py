@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from pydantic import ValidationError
@@ -77,14 +77,27 @@ def _register() -> None:
         cli.add_command(command)
 
 
+def _interrupted(exc: KeyboardInterrupt) -> NoReturn:
+    """Exit 130 after SIGINT, 143 after SIGTERM (what it started is stopped by then)."""
+    from stream.lifecycle import Terminated, exit_code
+
+    term = isinstance(exc, Terminated)
+    click.echo("terminated (SIGTERM)" if term else "interrupted (SIGINT)", err=True)
+    sys.exit(exit_code(exc))
+
+
 def main() -> None:
     """Console entry point: run the CLI and turn project errors into one-line messages."""
-    _register()
     try:
+        _register()
         cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # SIGINT, or SIGTERM (Terminated)
+            _interrupted(exc.__cause__)
         click.echo("aborted", err=True)
         sys.exit(EXIT_ERROR)
+    except KeyboardInterrupt as exc:
+        _interrupted(exc)
     except click.ClickException as exc:
         exc.show()
         sys.exit(EXIT_USAGE)

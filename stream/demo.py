@@ -102,27 +102,27 @@ def run_demo(settings: Settings, workdir: Path, mode: str, rate: float, patients
     from producers.manifest import read_manifest
     from stream.evaluate_cli import read_outputs
     from stream.evaluation import evaluate_run
-    from stream.infra import services
-    from stream.workers import start_worker, stop_worker, wait_group_stable
+    from stream.lifecycle import Lifecycle
+    from stream.workers import wait_group_stable
 
-    states = services.up(settings)
-    # Threshold statistics of this run only: replayed patient ids repeat from run to run, and
-    # a patient's statistics from an earlier demo would change this run's thresholds.
-    prefix = f"{settings.redis_key_prefix}:demo:{uuid.uuid4().hex[:8]}"
-    settings = settings.model_copy(update={"redis_key_prefix": prefix})
-    manifest = workdir / "demo-manifest.jsonl"
-    worker = start_worker(settings, workdir / "demo-worker.log")
-    try:
+    # What starts here stops when the block ends, also on SIGINT/SIGTERM at any moment, in
+    # reverse order: the worker, this run's Redis keys, the services this run started.
+    with Lifecycle() as life:
+        life.start_services(settings)
+        # Threshold statistics of this run only: replayed patient ids repeat from run to run,
+        # and a patient's statistics from an earlier demo would change this run's thresholds.
+        prefix = f"{settings.redis_key_prefix}:demo:{uuid.uuid4().hex[:8]}"
+        settings = settings.model_copy(update={"redis_key_prefix": prefix})
+        life.callback(drop_keys, settings, prefix)
+        manifest = workdir / "demo-manifest.jsonl"
+        worker = life.start_worker(settings, workdir / "demo-worker.log")
         ready_s = wait_group_stable(settings, 1, [worker])
         sent = run_replay(settings, "seed-test", manifest, progress, mode=mode, rate=rate,
                           patients=patients)
         header, records = read_manifest(manifest)
         scores, dead = read_outputs(settings, header["started_ms"] - 1000, len(records),
                                     idle_timeout=15.0, timeout=600.0)
-    finally:
-        code = stop_worker(worker)
-        drop_keys(settings, prefix)
-        services.down(settings, only_started=states)
+        code = life.stop_workers()[0]
     scores = [s for s in scores if s.mode == mode and s.sent_ms >= header["started_ms"] - 1000]
     report = evaluate_run(records, scores, len(dead))
     if mode == "beat":

@@ -8,9 +8,9 @@ from typing import Any
 
 import click
 
-from stream.infra import services
 from stream.infra.probes import ensure_topic
 from stream.kafka_config import kafka_python_config
+from stream.lifecycle import Lifecycle
 from stream.settings import Settings
 
 
@@ -73,14 +73,13 @@ def smoke(settings: Settings, messages: int, keep: bool, as_json: bool) -> None:
     """
     from stream.cli import emit
 
-    states = services.up(settings)
-    try:
+    with Lifecycle() as life:  # what it started stops at the end, also on SIGINT/SIGTERM
+        states = life.start_services(settings)
+        if keep:
+            life.pop_all()  # up: leave them running
         report = {"services": {s.name: s.as_dict() for s in states},
                   "kafka": kafka_round_trip(settings, messages),
                   "redis": redis_round_trip(settings)}
-    finally:
-        if not keep:
-            services.down(settings, only_started=states)
     ok = report["kafka"]["received"] == messages and report["redis"]["ok"]
     report["ok"] = ok
     emit(report, as_json)

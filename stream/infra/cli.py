@@ -40,7 +40,12 @@ def infra() -> None:
 @click.pass_obj
 def up(settings: Settings, as_json: bool) -> None:
     """Start Kafka and Redis (a healthy one at the configured address is reused)."""
-    _show(services.up(settings), as_json)
+    from stream.lifecycle import Lifecycle
+
+    with Lifecycle() as life:  # interrupted half-way: stop what it started
+        states = life.start_services(settings)
+        life.pop_all()  # up: leave them running
+    _show(states, as_json)
 
 
 @infra.command()

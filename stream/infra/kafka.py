@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from stream.credentials import require_kafka_login
 from stream.errors import ConfigError, InfraError, PrerequisiteError
 from stream.infra import procs
 from stream.infra.probes import kafka_round_trip
@@ -187,12 +188,16 @@ def status(settings: Settings) -> ServiceState:
     return ServiceState("kafka", settings.kafka_bootstrap, state, bool(pid), pid, detail=detail)
 
 
-def up(settings: Settings) -> ServiceState:
-    """Reuse a healthy broker at the configured address, or start a local one and wait for it."""
+def up(settings: Settings, launched: list[str] | None = None) -> ServiceState:
+    """Reuse a healthy broker at the configured address, or start a local one and wait for it.
+
+    ``"kafka"`` is appended to ``launched`` before the broker's process is started.
+    """
     begin = time.monotonic()
     current = status(settings)
     if current.state == "running":
         return current
+    require_kafka_login(settings)  # a broker that answers but refuses our login: say so
     if current.pid:
         return _wait_ready(settings, current.pid, begin)
     host, port = settings.kafka_hosts[0]
@@ -203,6 +208,8 @@ def up(settings: Settings) -> ServiceState:
     paths.config.write_text(server_properties(settings, paths))
     format_storage(settings, paths, libs)
     argv = _java_cmd(settings, libs, MAIN_CLASS, str(paths.config))
+    if launched is not None:
+        launched.append("kafka")
     pid = procs.start_detached(argv, paths.logfile, paths.pidfile, cwd=paths.home)
     log.info("started Kafka %s (pid %d), waiting for it", settings.kafka_version, pid)
     return _wait_ready(settings, pid, begin)

@@ -20,11 +20,14 @@ def require_kafka(settings: Settings, timeout: float = 2.0) -> None:
 
     Raises:
         InfraError: none of ``settings.kafka_hosts`` answers within ``timeout`` seconds.
+        ConfigError: a broker answers but refuses the configured SSL/SASL login.
     """
     from stream.cli_errors import KAFKA_HINT
+    from stream.credentials import require_kafka_login
     from stream.infra.procs import port_open
 
     if any(port_open(host, port, timeout) for host, port in settings.kafka_hosts):
+        require_kafka_login(settings)
         return
     msg = f"no Kafka broker answers at {settings.kafka_bootstrap}: {KAFKA_HINT}"
     raise InfraError(msg)

@@ -62,13 +62,16 @@ def cmdline(pid: int) -> str:
 
 def start_detached(argv: Sequence[str], logfile: Path, pidfile: Path, cwd: Path) -> int:
     """Start ``argv`` in its own session with output to ``logfile``; record and return its pid."""
+    from stream.lifecycle import deferred_signals
+
     logfile.parent.mkdir(parents=True, exist_ok=True)
-    with logfile.open("ab") as log:
+    # A SIGINT/SIGTERM between the start and the pid file would leave an unknown process.
+    with deferred_signals(), logfile.open("ab") as log:
         proc = subprocess.Popen(
             list(argv), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             cwd=cwd, start_new_session=True,
         )
-    pidfile.write_text(f"{proc.pid}\n")
+        pidfile.write_text(f"{proc.pid}\n")
     return proc.pid
 
 

@@ -7,6 +7,7 @@ import shutil
 import time
 from pathlib import Path
 
+from stream.credentials import require_redis_login
 from stream.errors import ConfigError, InfraError, PrerequisiteError
 from stream.infra import procs
 from stream.infra.probes import redis_ping
@@ -47,12 +48,16 @@ def _config(settings: Settings, home: Path, port: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def up(settings: Settings) -> ServiceState:
-    """Reuse the configured Redis when it answers; otherwise start redis-server on its port."""
+def up(settings: Settings, launched: list[str] | None = None) -> ServiceState:
+    """Reuse the configured Redis when it answers; otherwise start redis-server on its port.
+
+    ``"redis"`` is appended to ``launched`` before redis-server is started.
+    """
     begin = time.monotonic()
     current = status(settings)
     if current.state == "running":
         return current
+    require_redis_login(settings)  # Redis answers but refuses the credentials: fail at once
     host, port = settings.redis_host_port
     if not settings.redis_url.startswith("redis://") or not procs.is_local(host):
         msg = (
@@ -60,7 +65,7 @@ def up(settings: Settings) -> ServiceState:
             "only started for a redis:// URL on a loopback address"
         )
         raise ConfigError(msg)
-    pid = current.pid or _start(settings, host, port)
+    pid = current.pid or _start(settings, host, port, launched)
     deadline = begin + settings.infra_timeout_s
     while time.monotonic() < deadline:
         if not procs.pid_alive(pid):
@@ -74,7 +79,8 @@ def up(settings: Settings) -> ServiceState:
     raise InfraError(msg)
 
 
-def _start(settings: Settings, host: str, port: int) -> int:
+def _start(settings: Settings, host: str, port: int,
+           launched: list[str] | None = None) -> int:
     binary = shutil.which("redis-server")
     if not binary:
         msg = (
@@ -95,6 +101,8 @@ def _start(settings: Settings, host: str, port: int) -> int:
     conf.chmod(0o600)
     conf.write_text(_config(settings, home, port))
     log.info("starting redis-server on port %d", port)
+    if launched is not None:
+        launched.append("redis")
     return procs.start_detached([binary, str(conf)], home / "redis.log", home / "redis.pid", home)
 
 
