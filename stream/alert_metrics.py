@@ -1,5 +1,7 @@
 """Prometheus metrics of the alert consumer (``ecg-stream alerts --metrics-port P``).
 
+Served on ``ECG_BIND_HOST`` (default 127.0.0.1), without a token: counts only, no patient data.
+
 Read straight from the consumer's own counts by a prometheus-client collector, so the
 exposition always equals the summary the command prints. Names:
 
@@ -56,8 +58,11 @@ class AlertCollector(Collector):
 
 
 def serve_alert_metrics(counters: AlertCounters, run: RunCounts, port: int,
-                        addr: str = "0.0.0.0") -> Any:  # noqa: S104 - a scrape target
-    """Start prometheus-client's HTTP server on ``port``; returns it (call ``shutdown()``)."""
+                        addr: str = "127.0.0.1") -> Any:
+    """Start prometheus-client's HTTP server on ``addr:port`` (``ECG_BIND_HOST``); returns it.
+
+    Call ``shutdown()`` on the result to stop it.
+    """
     registry = CollectorRegistry()
     registry.register(AlertCollector(counters, run))
     server, _thread = start_http_server(port, addr=addr, registry=registry)

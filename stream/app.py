@@ -20,6 +20,7 @@ import faust
 
 from stream.decode import RawInput
 from stream.health import consumer_lags, health_report
+from stream.journal import JournalMerger, encode_journal
 from stream.kafka_config import faust_broker_url, faust_credentials
 from stream.runtime import BatchResult, WorkerRuntime
 from stream.schemas import now_ms
@@ -75,22 +76,39 @@ def _records(events: list[Any]) -> list[RawInput]:
                      e.message.value, received) for e in events]
 
 
+def web_options(settings: Settings) -> dict[str, Any]:
+    """Faust's web server settings: ours on ``ECG_BIND_HOST``, none of Faust's own pages.
+
+    Faust's ``/router/``, ``/table/``, statistics, ``/graph`` and ``/performance/`` pages
+    (topology, table data, sensor counters) are turned off: this app has no tables and does
+    not route requests between workers. ``/`` answers ``{"status": "OK"}``.
+    """
+    return {"web_enabled": settings.worker_web_port is not None,
+            "web_port": settings.worker_web_port or 6066, "web_bind": settings.bind_host,
+            "web_router_enabled": False, "web_tables_enabled": False,
+            "web_stats_enabled": False, "web_graph_enabled": False,
+            "web_metrics_enabled": False}
+
+
 def create_app(settings: Settings, runtime_factory: Any,
                metrics: WorkerMetrics | None = None,
                dashboard: Snapshots | None = None) -> faust.App:
     """The worker app; ``runtime_factory(publish) -> WorkerRuntime`` is called on start-up.
 
-    With ``ECG_WORKER_WEB_PORT`` set, Faust's web server also serves ``/health`` (JSON;
-    HTTP 503 when no broker is reachable), given ``metrics`` ``/metrics`` (Prometheus), and
-    given ``dashboard`` the live dashboard at ``/dashboard/``.
+    With ``ECG_WORKER_WEB_PORT`` set, Faust's web server (on ``ECG_BIND_HOST``) also serves
+    ``/health`` (JSON; HTTP 503 when no broker is reachable), given ``metrics`` ``/metrics``
+    (Prometheus), and given ``dashboard`` the live dashboard at ``/dashboard/`` (behind
+    ``ECG_WEB_TOKEN`` when set).
     """
     app = faust.App(
         settings.worker_group, broker=faust_broker_url(settings),
         broker_credentials=faust_credentials(settings), store="memory://",
+        datadir=settings.state_dir / "faust" / f"{settings.worker_group}-{socket.gethostname()}"
+                                               f"-{os.getpid()}",
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication,
-        consumer_auto_offset_reset="earliest", web_enabled=settings.worker_web_port is not None,
-        web_port=settings.worker_web_port or 6066, producer_linger_ms=5,
+        consumer_auto_offset_reset="earliest", producer_linger_ms=5,
+        **web_options(settings),
         # After a crash (no LeaveGroup), the group waits this long before giving the dead
         # worker's partitions to the others: the crash-recovery time. Faust's default is 60 s.
         broker_session_timeout=settings.worker_session_timeout_s,
@@ -101,8 +119,10 @@ def create_app(settings: Settings, runtime_factory: Any,
     parts = settings.topic_partitions
     beats_in = _raw(app, settings.topic_beats, parts)
     signal_in = _raw(app, settings.topic_signal, parts)
+    journal_in = _raw(app, settings.topic_stats_journal, parts)
     within = settings.batch_within_ms / 1000.0
     state: dict[str, WorkerRuntime] = {}
+    mergers: dict[str, JournalMerger] = {}
 
     async def publish(result: BatchResult) -> None:
         # Straight to Faust's producer (aiokafka): one buffered send per record, then wait for
@@ -120,6 +140,11 @@ def create_app(settings: Settings, runtime_factory: Any,
             key = letter.key.encode() if letter.key else None
             value = letter.model_dump_json(by_alias=True).encode()
             futures.append(await send(settings.topic_deadletter, key, value, None, None, None))
+        if result.journal:
+            wid = runtime().worker
+            value = encode_journal(result.journal, wid, now_ms())
+            futures.append(await send(settings.topic_stats_journal, wid.encode(), value, None,
+                                      None, None))
         await asyncio.gather(*futures)
 
     def runtime() -> WorkerRuntime:
@@ -137,6 +162,18 @@ def create_app(settings: Settings, runtime_factory: Any,
         async for events in stream.take_events(settings.batch_size, within=within):
             await run_batch(runtime().handle_frames(_records(events)), len(events))
 
+    @app.agent(journal_in, name="merge-stats-journal")
+    async def merge_stats_journal(stream: Any) -> None:
+        # One record at a time; a record is acknowledged only once Redis took it (offset-
+        # guarded, so a record merged before a crash is not counted twice on redelivery).
+        async for event in stream.events():
+            store = runtime().scorer.gate.store
+            if store is None:
+                continue
+            merger = mergers.setdefault("merger", JournalMerger(store))  # type: ignore[arg-type]
+            m = event.message
+            await run_batch(merger.apply(m.topic, m.partition, m.offset, m.value), 1)
+
     @app.task
     async def warm_up() -> None:
         # Before the group hands out partitions: connect to Redis and load the merge script,
@@ -148,7 +185,7 @@ def create_app(settings: Settings, runtime_factory: Any,
             producer = await app.maybe_start_producer()
             client = producer._ensure_producer()  # noqa: SLF001 - aiokafka producer; no accessor
             for topic in (settings.topic_scores, settings.topic_anomalies,
-                          settings.topic_deadletter):
+                          settings.topic_deadletter, settings.topic_stats_journal):
                 await client.partitions_for(topic)
         except Exception as exc:  # noqa: BLE001 - a failed warm-up only costs the first batch
             log.warning("warm-up incomplete (%r); the first batch will pay the rest", exc)
@@ -170,9 +207,12 @@ def create_app(settings: Settings, runtime_factory: Any,
             return web.bytes(metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
 
     if dashboard is not None:
-        from stream.dashboard import add_dashboard
+        from stream.dashboard import add_dashboard, exposure_warning
 
-        add_dashboard(app, dashboard)
+        add_dashboard(app, dashboard, settings.web_token)
+        warning = exposure_warning(settings.bind_host, settings.web_token)
+        if warning:
+            log.warning(warning)
 
     if metrics is not None or dashboard is not None:
         @app.timer(interval=2.0, name="consumer-lag")

@@ -2,15 +2,44 @@
 
 from __future__ import annotations
 
+import re
+
+from stream.redact import redact_urls
+
 KAFKA_HINT = ("start one with `ecg-stream infra up`, or point ECG_KAFKA_BOOTSTRAP "
               "(--kafka-bootstrap) at a running broker")
 REDIS_HINT = ("start one with `ecg-stream infra up`, or point ECG_REDIS_URL (--redis-url) at a "
               "running Redis")
+KAFKA_SECURITY_HINT = ("check ECG_KAFKA_SECURITY_PROTOCOL, ECG_KAFKA_SASL_* and ECG_KAFKA_SSL_* "
+                       "against the broker's listener, and the broker's log")
+# The addresses in "Unable to bootstrap from ['h:9092']" (kafka-python) and
+# "... from [('h', 9092, <AddressFamily.AF_INET: 2>)]" (aiokafka).
+_ADDRESSES = re.compile(r"'([^'\s]+):(\d+)'|\('([^'\s]+)', (\d+)")
 
 
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
-    return text[0][:300] if text else type(exc).__name__
+    return redact_urls(text[0][:300]) if text else type(exc).__name__
+
+
+def _answering(exc: BaseException) -> str | None:
+    """The first address named in ``exc`` whose TCP port accepts a connection, if any."""
+    from stream.infra.procs import port_open
+
+    for match in _ADDRESSES.finditer(str(exc)):
+        host = match.group(1) or match.group(3)
+        port = int(match.group(2) or match.group(4))
+        if port_open(host.strip("[]"), port, 1.0):
+            return f"{host}:{port}"
+    return None
+
+
+def _kafka_unavailable(exc: BaseException) -> str:
+    where = _answering(exc)
+    if where is None:
+        return f"no Kafka broker answers ({_first_line(exc)}): {KAFKA_HINT}"
+    return (f"the Kafka port {where} accepts connections, but the client could not bootstrap "
+            f"({_first_line(exc)}): {KAFKA_SECURITY_HINT}")
 
 
 def explain(exc: BaseException) -> str | None:
@@ -18,15 +47,19 @@ def explain(exc: BaseException) -> str | None:
     import kafka.errors
     import redis.exceptions
 
-    # kafka-python 3 raises KafkaTimeoutError("Unable to bootstrap from [...]") for no broker.
+    # kafka-python 3 raises KafkaTimeoutError("Unable to bootstrap from [...]") for no broker,
+    # and also when a broker answers but refuses the login (it retries until the timeout).
     kafka_down = (kafka.errors.KafkaConnectionError, kafka.errors.MetadataEmptyBrokerList)
     if isinstance(exc, kafka_down) or (
             isinstance(exc, kafka.errors.KafkaTimeoutError) and "bootstrap" in str(exc)):
-        return f"no Kafka broker answers ({_first_line(exc)}): {KAFKA_HINT}"
+        return _kafka_unavailable(exc)
+    if isinstance(exc, kafka.errors.SaslAuthenticationFailedError):
+        return f"Kafka authentication failed ({_first_line(exc)}): check ECG_KAFKA_SASL_*"
     if isinstance(exc, kafka.errors.KafkaError):
         return f"Kafka error: {_first_line(exc)}"
     if isinstance(exc, redis.exceptions.AuthenticationError):
-        return f"Redis refused the credentials ({_first_line(exc)}): check ECG_REDIS_PASSWORD"
+        return (f"Redis authentication failed ({_first_line(exc)}): check ECG_REDIS_PASSWORD "
+                "(or the password in ECG_REDIS_URL)")
     if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
         return f"Redis is unreachable ({_first_line(exc)}): {REDIS_HINT}"
     return None

@@ -9,12 +9,16 @@ from typing import Any
 import click
 from pydantic import SecretStr
 
+from stream.redact import MASK, redact_urls
 from stream.settings import Settings
 
-MASK = "**********"
+__all__ = ["MASK", "config", "effective", "reference_markdown", "reference_rows"]
 
 
 def _show(value: Any) -> str:
+    """A setting's value as shown: secrets and passwords inside URLs masked."""
+    if isinstance(value, SecretStr):
+        return MASK
     if value is None:
         return "–"
     if isinstance(value, bool):
@@ -23,7 +27,7 @@ def _show(value: Any) -> str:
         home = str(Path.home())
         text = str(value)
         return "~" + text[len(home):] if text.startswith(home + "/") else text
-    return str(value)
+    return redact_urls(str(value))
 
 
 def _choices(annotation: Any) -> list[str]:
@@ -53,12 +57,11 @@ def reference_markdown() -> str:
 
 
 def effective(settings: Settings) -> dict[str, str]:
-    """Every setting's effective value by environment variable; secrets masked."""
-    shown = {}
-    for name in Settings.model_fields:
-        value = getattr(settings, name)
-        shown[f"ECG_{name.upper()}"] = MASK if isinstance(value, SecretStr) else _show(value)
-    return shown
+    """Every setting's effective value by environment variable; secrets masked.
+
+    Masked: the secret settings, and the password of any URL (``redis://:PW@host``).
+    """
+    return {f"ECG_{name.upper()}": _show(getattr(settings, name)) for name in Settings.model_fields}
 
 
 @click.command("config")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import shutil
+from pathlib import Path
 from typing import Any
 
 import click
@@ -25,13 +27,16 @@ def build_app(settings: Settings) -> Any:
     from stream.threshold import ThresholdPolicy
     from stream.topics import ensure_topics
 
+    # The checkpoint first: a bad or tampered one is refused before anything else is touched.
+    detector = load_detector(settings.checkpoint, runtime=settings.model_runtime,
+                             num_threads=settings.torch_threads,
+                             expected_sha256=settings.checkpoint_sha256)
     require_kafka(settings)
     ensure_topics(settings)
-    detector = load_detector(settings.checkpoint, runtime=settings.model_runtime,
-                             num_threads=settings.torch_threads)
     detector.warm_up(settings.batch_size)
     policy = ThresholdPolicy.from_settings(settings, detector.threshold)
-    store = RedisStatsStore(redis_client(settings, socket_timeout=2.0), settings.redis_key_prefix)
+    store = RedisStatsStore(redis_client(settings, socket_timeout=2.0), settings.redis_key_prefix,
+                            settings.stats_ttl_s)
     gate = ThresholdGate(policy, store)
     wid = worker_id()
     scorer = BatchScorer(detector.score, gate, detector.version, wid)
@@ -39,6 +44,7 @@ def build_app(settings: Settings) -> Any:
     log.info("worker %s: model %s, threshold %.5f, policy %s", wid, detector.version,
              detector.threshold, policy)
     metrics = WorkerMetrics()
+    metrics.watch_segmenters(segmenters)
     metrics.set_model(detector.version, detector.runtime_name, detector.threshold)
     dashboard = None
     if settings.worker_web_port is not None:
@@ -78,4 +84,18 @@ def worker(settings: Settings, loglevel: str) -> None:
     # Faust's progress spinner lowers the root logger to DEBUG, which makes every debug call
     # on the hot path build a log record (measured: ~5 % of the worker's CPU). No spinner.
     runner.spinner = None
-    runner.execute_from_commandline()
+    _run_in_datadir(runner, Path(app.conf.datadir))
+
+
+def _run_in_datadir(runner: Any, datadir: Path) -> None:
+    """Run the worker with its own Faust data folder under the state dir; remove it after.
+
+    The folder (``ECG_STATE_DIR/faust/<group>-<host>-<pid>``) holds nothing that outlives the
+    process (tables are in memory), so it goes on every exit that runs Python's clean-up,
+    clean or not; a killed worker (SIGKILL, or exit 75) leaves an empty one behind.
+    """
+    datadir.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        runner.execute_from_commandline()
+    finally:
+        shutil.rmtree(datadir, ignore_errors=True)

@@ -36,3 +36,10 @@ def test_config_masks_secrets_and_shows_overrides() -> None:
     shown = json.loads(result.stdout)
     assert shown["ECG_REDIS_PASSWORD"] == MASK and "hunter2" not in result.stdout
     assert shown["ECG_BATCH_SIZE"] == "64" and shown["ECG_KAFKA_SASL_PASSWORD"] == "–"
+
+
+def test_config_masks_the_password_inside_a_url_setting() -> None:
+    settings = Settings(redis_url="redis://:hunter2@redis:6379/0")
+    result = CliRunner().invoke(config, ["--json"], obj=settings)
+    assert result.exit_code == 0 and "hunter2" not in result.output
+    assert json.loads(result.stdout)["ECG_REDIS_URL"] == f"redis://:{MASK}@redis:6379/0"

@@ -67,3 +67,12 @@ def test_commands_exist_in_the_cli(compose: dict[str, Any], service: str) -> Non
 def test_dockerfile_entrypoint_is_the_cli() -> None:
     text = (COMPOSE.parent / "Dockerfile").read_text()
     assert 'ENTRYPOINT ["ecg-stream"]' in text
+
+
+def test_servers_listen_on_the_container_network_behind_a_token(compose: dict[str, Any]) -> None:
+    # 127.0.0.1 inside a container would hide the worker from the published port and the
+    # healthcheck; the port is published on the host's loopback only.
+    env = compose["services"]["worker"]["environment"]
+    assert env["ECG_BIND_HOST"] == "0.0.0.0"  # noqa: S104 - the container's own interfaces
+    assert env["ECG_WEB_TOKEN"] == "${ECG_WEB_TOKEN:-}"
+    assert all(p.startswith("127.0.0.1:") for p in compose["services"]["worker"]["ports"])
