@@ -3,9 +3,12 @@
 Pure (no Faust, no I/O). The worker's runtime calls :meth:`LiveFeed.observe` once per
 micro-batch; the dashboard's web views read :meth:`LiveFeed.overview` and
 :meth:`LiveFeed.patient_view`. Memory is bounded: at most ``max_patients`` patients (the
-least recently seen is dropped), each with its last ``beats_per_patient`` beats (140 float32
-samples each) and last ``scores_per_patient`` scores. Alerts are the alert consumer's rule
-(:class:`~stream.alerting.AlertTracker`) applied to this worker's own beats.
+least recently seen is dropped, with everything kept for it), each with its last
+``beats_per_patient`` beats (140 float32 samples each), last ``scores_per_patient`` scores and
+its own alert window: about 20 KB a patient, 20 MiB at the default 1,024. Alerts are the alert
+consumer's rule (:class:`~stream.alerting.AlertTracker`, the m, n and cool-down of the tracker
+given) applied to this worker's own beats, one tracker per patient so that a dropped patient
+leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class FeedBeat:
 class _Patient:
     beats: deque[FeedBeat]
     scores: deque[tuple[int, float, float, bool]]
+    rule: AlertTracker
     seen: int = 0
     anomalies: int = 0
     alerts: int = 0
@@ -100,7 +104,7 @@ class LiveFeed:
             self._anomalies.appendleft({"patient": record.patient, "seq": record.seq,
                                         "score": record.score, "threshold": record.threshold,
                                         "published_ms": record.published_ms})
-        alert = self.tracker.observe(record)
+        alert = patient.rule.observe(record)
         if alert is not None:
             patient.alerts += 1
             self.totals.alerts += 1
@@ -111,8 +115,9 @@ class LiveFeed:
         if patient is None:
             if len(self._patients) >= self.max_patients:
                 self._patients.popitem(last=False)
+            rule = AlertTracker(self.tracker.m, self.tracker.n, self.tracker.cooldown_ms / 1000)
             patient = _Patient(deque(maxlen=self.beats_per_patient),
-                               deque(maxlen=self.scores_per_patient))
+                               deque(maxlen=self.scores_per_patient), rule)
             self._patients[name] = patient
         else:
             self._patients.move_to_end(name)

@@ -14,16 +14,30 @@ Names (all prefixed ``ecg_``; counters end in ``_total`` in the exposition):
 | ``ecg_consumer_lag_records`` | gauge | ``topic``, ``partition`` | records not yet read |
 | ``ecg_redis_degraded`` | gauge | | 1 while Redis is unreachable (static threshold) |
 | ``ecg_model_info`` | info | ``version``, ``runtime``, ``threshold`` | the loaded checkpoint |
+| ``ecg_segmenter_events_total`` | counter | ``reason`` | segmenter events (see below) |
+| ``ecg_segmenter_patients`` | gauge | | patients whose segmenter the worker holds |
+| ``ecg_segmenter_state_bytes`` | gauge | | their estimated state (``ECG_SEGMENTER_MAX_BYTES``) |
+| ``ecg_segmenter_rate_bytes`` | gauge | | per-rate beat-shape stacks held |
+
+``ecg_segmenter_events_total`` counts continuous-mode stream irregularities (``gap``,
+``partial_beat``, ...; docs/continuous-mode.md) and patients dropped: ``evicted`` (byte budget
+or rate cache; their last beat is still scored) and ``expired`` (idle).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING
 
 from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from stream.schemas import DeadLetter, ScoreRecord
+
+if TYPE_CHECKING:
+    from stream.segmenters import SegmenterPool
 
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -89,6 +103,32 @@ class WorkerMetrics:
         for (topic, partition), lag in lags.items():
             self.lag.labels(topic, str(partition)).set(max(lag, 0))
 
+    def watch_segmenters(self, pool: SegmenterPool) -> None:
+        """Expose the segmenter pool's events, patients and bytes, read at each scrape."""
+        self.registry.register(_SegmenterCollector(pool))
+
     def exposition(self) -> bytes:
         """The Prometheus text exposition of this registry."""
         return generate_latest(self.registry)
+
+
+class _SegmenterCollector(Collector):
+    """Reads a :class:`~stream.segmenters.SegmenterPool` when scraped (same event loop)."""
+
+    def __init__(self, pool: SegmenterPool) -> None:
+        self.pool = pool
+
+    def collect(self) -> Iterator[Metric]:
+        """The pool's counters and gauges now."""
+        pool = self.pool
+        events = CounterMetricFamily("ecg_segmenter_events", "Continuous-mode segmenter events",
+                                     labels=["reason"])
+        for reason, count in sorted(dict(pool.events).items()):
+            events.add_metric([reason], count)
+        yield events
+        yield GaugeMetricFamily("ecg_segmenter_patients", "Patients with a segmenter",
+                                value=len(pool))
+        yield GaugeMetricFamily("ecg_segmenter_state_bytes", "Estimated per-patient state bytes",
+                                value=pool.nbytes)
+        yield GaugeMetricFamily("ecg_segmenter_rate_bytes", "Per-rate beat-shape stacks bytes",
+                                value=pool.plans.nbytes)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from stream.redact import redact_urls
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+MIN_TOKEN_LENGTH = 16
 
 
 class Settings(BaseSettings):
@@ -20,7 +24,9 @@ class Settings(BaseSettings):
     ``ECG_KAFKA_BOOTSTRAP``); keyword arguments (the CLI options) take precedence.
     """
 
-    model_config = SettingsConfigDict(env_prefix="ECG_", frozen=True, extra="forbid")
+    # hide_input_in_errors: a ValidationError's text never echoes a value (a URL's password).
+    model_config = SettingsConfigDict(env_prefix="ECG_", frozen=True, extra="forbid",
+                                      hide_input_in_errors=True)
 
     # Kafka connection and security (passed to kafka-python, aiokafka and Faust alike).
     kafka_bootstrap: str = Field("localhost:9092", description="host:port[,host:port]")
@@ -46,6 +52,8 @@ class Settings(BaseSettings):
     topic_anomalies: str = Field("ecg.anomalies", description="output: beats judged anomalous")
     topic_deadletter: str = Field("ecg.deadletter", description="output: bad input + reason")
     topic_alerts: str = Field("ecg.alerts", description="output of `alerts --publish`")
+    topic_stats_journal: str = Field(
+        "ecg.stats-journal", description="statistics updates made while Redis was away")
     producer_compression: Literal["none", "gzip", "lz4", "zstd"] = Field(
         "none", description="replay producer compression (lz4, zstd: pip install lz4 / zstandard)")
     topic_partitions: int = Field(4, ge=1, description="partitions of topics the project creates")
@@ -59,6 +67,13 @@ class Settings(BaseSettings):
         10.0, ge=6, le=300, description="a crashed worker leaves the group after this")
     worker_web_port: int | None = Field(
         None, description="worker web server port (/health, /metrics, /dashboard/); unset: off")
+    # One bind address for every server the project runs (see docs/operations.md, Security).
+    bind_host: str = Field(
+        "127.0.0.1", description="address the worker web server and the alerts metrics server "
+                                 "listen on; 0.0.0.0: every interface (containers)")
+    web_token: SecretStr | None = Field(
+        None, description="access token of /dashboard/* (Authorization: Bearer, or ?token= "
+                          "once in the browser), 16+ characters (secret); unset: no token")
     batch_size: int = Field(128, ge=1, description="most beats in one model call")
     batch_within_ms: int = Field(25, ge=1, description="longest a beat waits for its batch")
     torch_threads: int = Field(1, ge=1, description="intra-op threads of the scorer")
@@ -67,7 +82,19 @@ class Settings(BaseSettings):
     max_payload_bytes: int = Field(65_536, ge=256, description="larger messages are dead-lettered")
     max_buffer_samples: int = Field(8_192, ge=512, description="per-patient continuous buffer cap")
     reorder_window: int = Field(8, ge=0, description="frames held back waiting for a missing one")
-    max_sampling_rate: float = Field(10_000.0, gt=0, description="frames claiming more are refused")
+    min_sampling_rate: float = Field(
+        100.0, ge=100, le=1000, description="frames claiming less are refused (supported: 100+ Hz)")
+    max_sampling_rate: float = Field(
+        1000.0, ge=100, le=1000,
+        description="frames claiming more are refused (supported: up to 1000 Hz)")
+    segmenter_rates: int = Field(
+        3, ge=1, le=16,
+        description="sampling rates whose beat shapes are kept (LRU, at most 82 MiB each)")
+    segmenter_max_bytes: int = Field(
+        64 * 2**20, ge=2**20,
+        description="per-patient segmenter state per worker, bytes; least recently fed evicted")
+    segmenter_idle_expiry_s: float = Field(
+        600.0, gt=0, description="a patient's segmenter is dropped after this long without frames")
     segment_idle_flush_ms: int = Field(2_000, ge=100,
                                        description="close a patient's last beat after this idle")
 
@@ -79,6 +106,9 @@ class Settings(BaseSettings):
     stats_update_on_anomaly: bool = Field(
         False, description="whether beats judged anomalous update the statistics")
     ewma_alpha: float = Field(0.05, gt=0, le=1, description="weight of a new score in the EWMA")
+    stats_ttl_s: float = Field(
+        7 * 86_400.0, ge=0,
+        description="a patient's Redis statistics expire this long after its last beat; 0: never")
     threshold_max_factor: float = Field(
         1.25, ge=1, description="ceiling of a patient threshold, x the static one")
 
@@ -86,15 +116,24 @@ class Settings(BaseSettings):
     alert_m: int = Field(3, ge=1, description="anomalous beats needed in the window")
     alert_n: int = Field(5, ge=1, description="window length, beats")
     alert_cooldown_s: float = Field(30.0, ge=0, description="quiet time after an alert")
+    alert_idle_s: float = Field(
+        600.0, gt=0, description="a patient's alert window is dropped after this long without "
+        "a record (event time; at least the cool-down)")
 
     # Data and model.
     data_dir: Path | None = Field(None, description="directory holding ECG5000_TRAIN/TEST")
     cache_dir: Path = Field(Path.home() / ".cache" / "ecg-stream",
                             description="downloads, Maven libs")
     checkpoint: Path | None = Field(None, description="model checkpoint dir; default: shipped")
+    checkpoint_sha256: str | None = Field(
+        None, pattern=r"^[0-9a-fA-F]{64}$",
+        description="the seal the worker requires of the checkpoint (`model seal` prints it)")
 
     # Local infrastructure (``ecg-stream infra``).
-    state_dir: Path = Field(Path(".ecg"), description="Kafka data, Redis AOF, logs and pid files")
+    state_dir: Path = Field(
+        Path(".ecg"), validate_default=True,
+        description="Kafka data, Redis AOF, logs, pid files, worker data folders; a relative "
+                    "path resolves against the directory the settings are read in")
     kafka_version: str = Field("4.1.1", description="Kafka resolved from Maven Central")
     kafka_controller_port: int = Field(9093, ge=1, le=65535,
                                        description="KRaft controller port (local broker)")
@@ -106,17 +145,57 @@ class Settings(BaseSettings):
         for server in value.split(","):
             host, _, port = server.strip().rpartition(":")
             if not host or not port.isdigit():
-                msg = f"bootstrap server {server!r} is not host:port"
+                msg = f"bootstrap server {redact_urls(server)!r} is not host:port"
                 raise ValueError(msg)
         return value
+
+    @field_validator("state_dir")
+    @classmethod
+    def _absolute_state_dir(cls, value: Path) -> Path:
+        # Resolved once, where the settings are read: a worker or child process started
+        # elsewhere (they inherit the absolute path) uses the same folder.
+        return value.expanduser().resolve()
 
     @field_validator("redis_url")
     @classmethod
     def _redis_scheme(cls, value: str) -> str:
-        if urlsplit(value).scheme not in {"redis", "rediss", "unix"}:
-            msg = f"redis URL {value!r} must start with redis://, rediss:// or unix://"
+        try:
+            parts = urlsplit(value)
+            _ = parts.port  # a port that is not a number raises here, not at first use
+        except ValueError as exc:
+            msg = f"redis URL {redact_urls(value)!r} is not a URL ({exc})"
+            raise ValueError(msg) from None
+        if parts.scheme not in {"redis", "rediss", "unix"}:
+            msg = f"redis URL {redact_urls(value)!r} must start with redis://, rediss:// or unix://"
             raise ValueError(msg)
         return value
+
+    @field_validator("bind_host")
+    @classmethod
+    def _bind_address(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9.:-]+", value):
+            msg = f"bind host {value!r} is not an IP address or host name (e.g. 127.0.0.1, 0.0.0.0)"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("web_token", mode="before")
+    @classmethod
+    def _token_length(cls, value: Any) -> Any:
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if text is None or text == "":
+            return None  # empty (docker-compose's "${ECG_WEB_TOKEN:-}"): no token
+        if not isinstance(text, str) or len(text) < MIN_TOKEN_LENGTH:
+            msg = f"ECG_WEB_TOKEN must be at least {MIN_TOKEN_LENGTH} characters"
+            raise ValueError(msg)
+        return value
+
+    @model_validator(mode="after")
+    def _rate_range(self) -> Settings:
+        if self.min_sampling_rate > self.max_sampling_rate:
+            msg = (f"min_sampling_rate {self.min_sampling_rate} is above max_sampling_rate "
+                   f"{self.max_sampling_rate}")
+            raise ValueError(msg)
+        return self
 
     @property
     def kafka_hosts(self) -> list[tuple[str, int]]:
@@ -136,7 +215,4 @@ class Settings(BaseSettings):
     def redacted(self) -> dict[str, Any]:
         """The settings as plain data with secrets masked, safe to log or print."""
         data = self.model_dump(mode="json")
-        parts = urlsplit(self.redis_url)
-        if parts.password:
-            data["redis_url"] = self.redis_url.replace(parts.password, "***", 1)
-        return data
+        return {k: redact_urls(v) if isinstance(v, str) else v for k, v in data.items()}

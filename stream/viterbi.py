@@ -120,6 +120,13 @@ class Tracker:
         self.nodes: dict[int, _Node] = {anchor: _Node(0.0, None, False)}
         self.future: dict[int, bool] = {}  # candidates not processed yet -> interpolated
         self.scanned = anchor  # filter peaks searched up to (exclusive)
+        self._score: tuple[int, NDArray[np.float64]] = (anchor, np.empty(0))
+
+    @property
+    def nbytes(self) -> int:
+        """Approximate bytes of the tracker's state (nodes, candidates, last filter output)."""
+        arrays = sum(n.preds.nbytes + n.gains.nbytes for n in self.nodes.values())
+        return arrays + 500 * (len(self.nodes) + len(self.future)) + self._score[1].nbytes
 
     def advance(self, buf: NDArray[np.float64], start: int, length: float,
                 final: bool) -> list[Boundary]:

@@ -95,3 +95,12 @@ def test_snapshots_reconstruct_once_per_set_of_beats() -> None:
     snap = asyncio.run(snapshots.build("b"))
     assert calls == [1, 2] and len(snap["patient"]["samples"]) == 2
     assert asyncio.run(snapshots.build("nobody"))["patient"] is None
+
+
+def test_a_dropped_patient_leaves_no_alert_window_behind() -> None:
+    feed = _feed(max_patients=1)  # alert: 2 anomalies among the last 3 beats
+    _observe(feed, [("a", 0, 20.0, True, 0), ("b", 0, 1.0, False, 0)])  # b pushes a out
+    _observe(feed, [("a", 1, 20.0, True, 0)])  # with a's old window, 2 of 3: an alert
+    assert feed.overview(0)["alerts"] == 0
+    _observe(feed, [("a", 2, 20.0, True, 0)])
+    assert feed.overview(0)["alerts"] == 1

@@ -13,7 +13,13 @@ from hypothesis import strategies as st
 from producers.signal import frames, stitch
 from stream.beatfit import stretched
 from stream.fiducial import load_fiducial, resample_beat
-from stream.segment import PatientSegmenter, Reason, SegmenterConfig
+from stream.segment import (
+    SUPPORTED_RATES,
+    PatientSegmenter,
+    RatePlans,
+    Reason,
+    SegmenterConfig,
+)
 from stream.segment_eval import evaluate, load_split, match_onsets, segment_signal
 from stream.viterbi import DECISION_DELAY, Boundary, Tracker
 
@@ -314,3 +320,70 @@ def test_no_candidate_for_longer_than_a_beat_is_recovered(where: str) -> None:
     assert matched.size == after.size, "every beat after the flat stretch is found"
     lost = sum(i.samples_lost for i in issues if i.reason is Reason.PARTIAL_BEAT)
     assert lost >= flat.size, "the lost stretch is reported, not silently skipped"
+
+
+def _at_rate(signal: np.ndarray, fs: float) -> np.ndarray:
+    from scipy import signal as sps
+
+    return sps.resample(signal, round(signal.size * fs / FS))
+
+
+@pytest.mark.parametrize(("fs", "step"), [(100.0, 1), (201.0, 2), (360.0, 2), (500.0, 3),
+                                          (1000.0, 5)])
+def test_supported_rates_find_every_onset_at_bounded_cost(fs: float, step: int) -> None:
+    signal, onsets = _signal(20, seed=1)
+    plans = RatePlans(load_fiducial())
+    seg = PatientSegmenter(SegmenterConfig(), plans=plans.plan)
+    beats = []
+    for seq, start, samples in frames(_at_rate(signal, fs), round(FRAME * fs / FS)):
+        beats += seg.push(seq, start, fs, samples).beats
+    beats += seg.finish().beats
+    assert seg.plan is not None and seg.plan.step == step
+    found = np.array([b.onset_sample for b in beats])
+    assert len(found) == len(onsets)
+    assert np.abs(found - onsets * fs / FS).max() <= 3 * fs / FS + step  # as at 140 Hz
+    assert all(b.samples.shape == (140,) for b in beats)
+    assert plans.nbytes <= 83 * 2**20
+
+
+def test_every_supported_rate_has_bounded_beat_shape_stacks() -> None:
+    plans = RatePlans(load_fiducial())
+    sizes = [plans.fit_nbytes(fs) for fs in np.linspace(*SUPPORTED_RATES, 400)]
+    assert max(sizes) <= 83 * 2**20  # 2 GiB at 1000 Hz before decimation
+    assert plans.nbytes == 0  # estimated, not built
+
+
+@pytest.mark.parametrize("fs", [50.0, 99.0, 1000.5, 10_000.0])
+def test_rates_outside_the_supported_range_are_refused(fs: float) -> None:
+    plans = RatePlans(load_fiducial())
+    seg = PatientSegmenter(plans=plans.plan)
+    result = seg.push(0, 0, fs, np.ones(64))
+    assert _reasons(result.issues) == [Reason.BAD_FS] and plans.nbytes == 0
+
+
+def test_decimated_frames_of_any_size_give_the_same_beats() -> None:
+    signal, _ = _signal(12, seed=2)
+    high = _at_rate(signal, 1000.0)
+
+    def onsets(size: int) -> list[tuple[int, int]]:
+        seg = PatientSegmenter()
+        beats = []
+        for seq, start, samples in frames(high, size):
+            beats += seg.push(seq, start, 1000.0, samples).beats
+        beats += seg.finish().beats
+        return [(b.onset_sample, b.length) for b in beats]
+
+    reference = onsets(500)
+    assert len(reference) == 12 and onsets(37) == reference and onsets(3) == reference
+
+
+def test_rate_plans_keep_at_most_capacity_fits_least_recently_used_out() -> None:
+    plans = RatePlans(load_fiducial(), capacity=2)
+    a, b = plans.plan(140.0), plans.plan(360.0)
+    assert plans.plan(500.0 / 3 * 3).key != b.key  # 500 Hz works at 166.7 Hz
+    plans.plan(360.0)  # b is used again: a is the least recently used
+    plans.plan(1000.0)
+    assert plans.take_evicted() == [a.key, RatePlans(load_fiducial()).key(500.0)]
+    assert plans.ready(360.0) and plans.ready(1000.0) and not plans.ready(140.0)
+    assert plans.take_evicted() == []
+    assert plans.key(400.0) == plans.key(1000.0) == plans.key(200.0)  # one 200 Hz fit

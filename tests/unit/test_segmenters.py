@@ -1,11 +1,19 @@
-"""The worker's per-patient segmenter pool: refused frames, and idle flushing in event time."""
+"""The worker's per-patient segmenter pool: refused frames, idle flushing, memory bounds."""
 
 from __future__ import annotations
 
-import numpy as np
+import asyncio
+import threading
 
+import numpy as np
+import pytest
+from pydantic import ValidationError
+from scipy import signal as sps
+
+from producers.signal import frames, stitch
+from stream.fiducial import load_fiducial
 from stream.schemas import FrameMessage
-from stream.segmenters import SegmenterPool
+from stream.segmenters import EVICTED, EXPIRED, SegmenterPool
 from stream.settings import Settings
 
 
@@ -42,3 +50,149 @@ def test_a_quiet_stream_flushes_everyone() -> None:
     assert not pool._by_patient["a"].flushed
     pool.flush_idle(now=1000)
     assert pool._by_patient["a"].flushed and pool._by_patient["b"].flushed
+
+
+def _beats_signal(n_beats: int, seed: int = 0) -> np.ndarray:
+    """Synthetic beats the segmenter finds: the learned onset template, then a T-like wave."""
+    template = np.asarray(load_fiducial().template)
+    rng = np.random.default_rng(seed)
+    tail = 0.3 * np.sin(np.linspace(0, np.pi, 100))
+    beats = np.stack([np.concatenate([5 * template, tail]) + 0.01 * rng.standard_normal(140)
+                      for _ in range(n_beats)])
+    return stitch(beats.astype(np.float32), rng, (125, 155)).signal
+
+
+def _frames(patient: str, signal: np.ndarray, fs: float = 140.0, size: int = 64,
+            sent_ms: int = 0) -> list[FrameMessage]:
+    return [FrameMessage(schema=1, patient=patient, frame_seq=seq, start_sample=start, fs=fs,
+                         samples=chunk.tolist(), sent_ms=sent_ms)
+            for seq, start, chunk in frames(signal, size)]
+
+
+def _feed(pool: SegmenterPool, messages: list[FrameMessage], received_ms: int = 0) -> list:
+    beats = []
+    for message in messages:
+        beats += pool.push(message, received_ms)[0]
+    return beats
+
+
+def test_eviction_past_the_byte_budget_scores_the_last_beat_and_counts_it() -> None:
+    signal = _beats_signal(8)
+    alone = SegmenterPool(Settings())
+    expected = _feed(alone, _frames("p0", signal)) + alone.flush_idle(2**62)
+
+    pool = SegmenterPool(Settings(segmenter_max_bytes=2**20))
+    beats = _feed(pool, _frames("p0", signal))
+    other = 0
+    while "p0" in pool._by_patient:
+        _feed(pool, _frames(f"q{other}", signal[:128]))
+        other += 1
+    assert pool.events[EVICTED] == 1 and other > 10  # p0 was fed least recently
+    beats += [b for b in pool.flush_idle(0) if b.patient == "p0"]  # not idle: eviction only
+    assert [(b.onset_sample, b.seq) for b in beats] == [(b.onset_sample, b.seq) for b in expected]
+    assert all(b.patient != "p0" for b in pool.flush_idle(0))  # handed over once
+
+
+def test_patient_state_stays_within_the_byte_budget() -> None:
+    pool = SegmenterPool(Settings(segmenter_max_bytes=2**20))
+    signal = _beats_signal(3)
+    for index in range(400):
+        _feed(pool, _frames(f"p{index}", signal))
+        assert pool.nbytes <= pool.max_bytes
+    assert pool.nbytes == sum(state.nbytes for state in pool._by_patient.values())
+    assert len(pool) < 400 and pool.events[EVICTED] == 400 - len(pool)
+    assert list(pool._by_patient)[-1] == "p399"  # the newest stays, the oldest went first
+
+
+def test_a_patient_after_eviction_never_repeats_a_seq() -> None:
+    pool = SegmenterPool(Settings(segmenter_max_bytes=2**20))
+    signal = _beats_signal(8)
+    first = _feed(pool, _frames("p0", signal))
+    other = 0
+    while "p0" in pool._by_patient:
+        _feed(pool, _frames(f"q{other}", signal[:128]))
+        other += 1
+    first += pool.flush_idle(0)
+    again = _feed(pool, _frames("p0", signal, sent_ms=10)) + pool.flush_idle(2**62)
+    old = {b.seq for b in first if b.patient == "p0"}
+    new = {b.seq for b in again if b.patient == "p0"}
+    assert old and new and min(new) > max(old)
+
+
+def test_patients_idle_past_the_expiry_are_dropped_and_counted() -> None:
+    pool = SegmenterPool(Settings(segmenter_idle_expiry_s=1.0))
+    signal = _beats_signal(4)
+    _feed(pool, _frames("a", signal), received_ms=0)
+    _feed(pool, _frames("b", signal), received_ms=1_500)
+    flushed = pool.flush_idle(now=999)
+    assert len(pool) == 2 and EXPIRED not in pool.events and flushed == []
+    flushed = pool.flush_idle(now=1_000)
+    assert list(pool._by_patient) == ["b"] and pool.events[EXPIRED] == 1
+    assert flushed and {b.patient for b in flushed} == {"a"}  # its last beats, on the way out
+    pool.flush_idle(now=2_500)
+    assert len(pool) == 0 and pool.events[EXPIRED] == 2 and pool.nbytes == 0
+
+
+@pytest.mark.parametrize("fs", [50.0, 99.9, 1000.5, 1001.0, 10_000.0, 1e9])
+def test_rates_outside_the_supported_range_are_refused_without_preparing(fs: float) -> None:
+    pool = SegmenterPool(Settings())
+    asyncio.run(pool.prepare(fs))
+    _, refused = pool.push(_frames("a", _beats_signal(2), fs=fs)[0], 0)
+    assert [reason for reason, _ in refused] == ["frame_bad_fs"]
+    assert pool.plans.nbytes == 0
+
+
+def test_the_rate_range_is_a_setting_within_the_supported_one() -> None:
+    pool = SegmenterPool(Settings(min_sampling_rate=150, max_sampling_rate=500))
+    assert not pool.supported(600.0) and not pool.supported(120.0) and pool.supported(250.0)
+    with pytest.raises(ValidationError):
+        Settings(max_sampling_rate=10_000.0)
+    with pytest.raises(ValidationError):
+        Settings(min_sampling_rate=800, max_sampling_rate=500)
+
+
+def test_the_rate_cache_is_capped_and_releases_the_patients_of_an_evicted_rate() -> None:
+    pool = SegmenterPool(Settings(segmenter_rates=2))
+    base = _beats_signal(8)
+    alone = SegmenterPool(Settings())
+    expected = _feed(alone, _frames("a", base)) + alone.flush_idle(2**62)
+    beats = []
+    for patient, fs in (("a", 140.0), ("b", 360.0), ("c", 1000.0)):
+        signal = sps.resample(base, round(base.size * fs / 140))
+        asyncio.run(pool.prepare(fs))
+        beats += _feed(pool, _frames(patient, signal, fs, size=round(64 * fs / 140)))
+    assert len(pool.plans._fits) == 2 and not pool.plans.ready(140.0)
+    assert list(pool._by_patient) == ["b", "c"] and pool.events[EVICTED] == 1
+    assert pool.plans.nbytes <= 2 * 83 * 2**20
+    beats += pool.flush_idle(0)  # a's beats closed by the eviction
+    got = [(b.seq, b.onset_sample) for b in beats if b.patient == "a"]
+    assert got == [(b.seq, b.onset_sample) for b in expected]
+
+
+def test_a_new_rate_is_prepared_in_a_thread_while_the_event_loop_runs() -> None:
+    pool = SegmenterPool(Settings())
+    threads, ticks = [], []
+    build = pool.plans.build
+
+    def spy(fs: float):
+        threads.append(threading.get_ident())
+        return build(fs)
+
+    pool.plans.build = spy  # type: ignore[method-assign]
+
+    async def main() -> None:
+        done = asyncio.Event()
+
+        async def ticker() -> None:
+            while not done.is_set():
+                ticks.append(pool.plans.ready(1000.0))
+                await asyncio.sleep(0.001)
+
+        task = asyncio.ensure_future(ticker())
+        await asyncio.gather(pool.prepare(1000.0), pool.prepare(1000.0))
+        done.set()
+        await task
+
+    asyncio.run(main())
+    assert threads and threads == [threads[0]] and threads[0] != threading.get_ident()
+    assert pool.plans.ready(1000.0) and False in ticks  # the loop ran during the build
