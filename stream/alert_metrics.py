@@ -13,6 +13,8 @@ exposition always equals the summary the command prints. Names:
 | ``ecg_alerts_suppressed_total`` | counter | rule hits suppressed by the cool-down |
 | ``ecg_alert_duplicate_events_total`` | counter | repeated beats (same patient and seq) ignored |
 | ``ecg_alert_stale_events_total`` | counter | beats older than the patient's window ignored |
+| ``ecg_alert_restarts_total`` | counter | producer numbering restarts (the window was reset) |
+| ``ecg_alert_windows_expired_total`` | counter | windows of idle patients dropped |
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ class AlertCollector(Collector):
             ("ecg_alerts_suppressed", "Rule hits suppressed by the cool-down", c.suppressed),
             ("ecg_alert_duplicate_events", "Repeated beats ignored", c.duplicates),
             ("ecg_alert_stale_events", "Beats older than the patient's window", c.stale),
+            ("ecg_alert_restarts", "Numbering restarts that reset a window", c.restarts),
+            ("ecg_alert_windows_expired", "Windows of idle patients dropped", c.expired),
         ):
             yield CounterMetricFamily(name, doc, value=value)
 

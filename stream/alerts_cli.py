@@ -2,7 +2,8 @@
 
 Offsets are committed after each polled batch has been handled (alerts printed and, with
 ``--publish``, acknowledged by the broker), so a crash repeats input rather than losing it.
-The m-of-n windows live in memory: a restart starts them empty.
+The m-of-n windows live in memory: a restart starts them empty; a patient's window is dropped
+after ``ECG_ALERT_IDLE_S`` without a record of it (event time), so memory stays bounded.
 """
 
 from __future__ import annotations
@@ -147,7 +148,8 @@ def consume(tracker: AlertTracker, consumer: KafkaConsumer, out: Output,
 @click.option("--idle-timeout", type=click.FloatRange(min=0), default=None,
               help="Stop after this many seconds without a message.")
 @click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
-              help="Serve Prometheus metrics (ecg_alerts_total, ...) on this port.")
+              help="Serve Prometheus metrics (ecg_alerts_total, ...) on this port "
+                   "(address: ECG_BIND_HOST).")
 @click.pass_obj
 def alerts(settings: Settings, as_json: bool, publish: bool, from_beginning: bool, group: str,
            max_messages: int | None, idle_timeout: float | None,
@@ -156,7 +158,10 @@ def alerts(settings: Settings, as_json: bool, publish: bool, from_beginning: boo
 
     Consumes the anomalies topic (ECG_TOPIC_ANOMALIES); m, n and the cool-down come from
     ECG_ALERT_M, ECG_ALERT_N and ECG_ALERT_COOLDOWN_S. Repeats during the cool-down are
-    suppressed and duplicated events ignored. A summary goes to stderr at the end.
+    suppressed and duplicated events ignored; a producer restarting its numbering resets the
+    patient's window (logged, counted as restarts); windows of patients without a record for
+    ECG_ALERT_IDLE_S expire. A summary (with the stale, duplicate, restart and expiry counts)
+    goes to stderr at the end.
 
     \b
     Examples:
@@ -165,12 +170,14 @@ def alerts(settings: Settings, as_json: bool, publish: bool, from_beginning: boo
       ecg-stream alerts --from-beginning --idle-timeout 10 --metrics-port 9101
     """
     try:
-        tracker = AlertTracker(settings.alert_m, settings.alert_n, settings.alert_cooldown_s)
+        tracker = AlertTracker(settings.alert_m, settings.alert_n, settings.alert_cooldown_s,
+                               idle_s=settings.alert_idle_s)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     require_kafka(settings)
     run = RunCounts()
-    server = serve_alert_metrics(tracker.counters, run, metrics_port) if metrics_port else None
+    server = (serve_alert_metrics(tracker.counters, run, metrics_port, settings.bind_host)
+              if metrics_port else None)
     producer = _open_producer(settings) if publish else None
     consumer = _open_consumer(settings, group, from_beginning)
     limits = RunLimits(max_messages, idle_timeout)

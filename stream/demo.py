@@ -73,8 +73,10 @@ def count_alerts(settings: Settings, scores: list[Any]) -> int:
     """Alerts the alert consumer's rule raises on this run's anomalous beats."""
     from stream.alerting import AlertTracker
 
-    tracker = AlertTracker(settings.alert_m, settings.alert_n, settings.alert_cooldown_s)
-    anomalies = sorted((s for s in scores if s.anomalous), key=lambda s: (s.published_ms, s.seq))
+    tracker = AlertTracker(settings.alert_m, settings.alert_n, settings.alert_cooldown_s,
+                           idle_s=settings.alert_idle_s)
+    anomalies = sorted((s for s in scores if s.anomalous),
+                       key=lambda s: (s.published_ms, s.onset_sample or s.seq))
     return sum(tracker.observe(record) is not None for record in anomalies)
 
 

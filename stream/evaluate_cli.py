@@ -10,6 +10,7 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
+from stream.beat_identity import distinct_beats
 from stream.schemas import DeadLetter, ScoreRecord
 from stream.settings import Settings
 
@@ -35,8 +36,9 @@ def read_outputs(settings: Settings, since_ms: int, expected: int, idle_timeout:
                  timeout: float) -> tuple[list[ScoreRecord], list[DeadLetter]]:
     """Score records and dead letters written at or after ``since_ms`` (Kafka timestamps).
 
-    Stops when ``expected`` distinct beats were seen, or after ``idle_timeout`` seconds
-    without a new record, or after ``timeout`` seconds in all.
+    Stops when ``expected`` distinct beats were seen (duplicates, also a continuous-mode beat
+    re-cut a few samples off by a new owner, count once: :mod:`stream.beat_identity`), or
+    after ``idle_timeout`` seconds without a new record, or after ``timeout`` seconds in all.
     """
     from kafka import KafkaConsumer
 
@@ -59,8 +61,7 @@ def read_outputs(settings: Settings, since_ms: int, expected: int, idle_timeout:
                     _parse(topic == settings.topic_scores, records, scores, dead)
             if got:
                 last = time.monotonic()
-            distinct = {(s.patient, s.seq, s.onset_sample, s.sent_ms) for s in scores}
-            if len(distinct) + len(dead) >= expected and not got:
+            if not got and distinct_beats(scores) + len(dead) >= expected:
                 break
     finally:
         for consumer in consumers.values():

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from producers.manifest import ManifestRecord
+from stream.beat_identity import beat_clusters
 from stream.schemas import ScoreRecord
 
 NORMAL = 1
@@ -75,22 +76,29 @@ def _match_onsets(true_onsets: np.ndarray, found: np.ndarray, tolerance: int
 
 def _continuous_mode(manifest: list[ManifestRecord], scores: list[ScoreRecord], tolerance: int
                      ) -> tuple[list[tuple[ManifestRecord, ScoreRecord]], int, int, int]:
+    """Pairs, missing, duplicates and distinct detected beats of a continuous-mode run.
+
+    Records of one beat (onsets within :func:`stream.beat_identity.same_beat`, e.g. a new
+    owner's re-cut after a crash) are one detection, represented by the first published;
+    the others are duplicates.
+    """
     truth_by: dict[str, list[ManifestRecord]] = defaultdict(list)
     for record in manifest:
         truth_by[record.patient].append(record)
-    found_by: dict[str, dict[int, list[ScoreRecord]]] = defaultdict(lambda: defaultdict(list))
-    for score in scores:
-        if score.onset_sample is not None:
-            found_by[score.patient][score.onset_sample].append(score)
-    pairs, duplicates, detected = [], 0, 0
+    found_by: dict[str, list[ScoreRecord]] = defaultdict(list)
+    duplicates = 0
+    for group in beat_clusters(scores):
+        found_by[group[0].patient].append(group[0])
+        duplicates += len(group) - 1
+    pairs, detected = [], 0
     for patient, truths in truth_by.items():
         truths.sort(key=lambda r: r.onset_sample or 0)
-        onsets = sorted(found_by.get(patient, {}))
-        detected += len(onsets)
-        duplicates += sum(len(v) - 1 for v in found_by.get(patient, {}).values())
+        found = sorted(found_by.get(patient, []), key=lambda s: s.onset_sample or 0)
+        detected += len(found)
         true_onsets = np.array([t.onset_sample for t in truths])
-        for i, j in _match_onsets(true_onsets, np.array(onsets, dtype=np.int64), tolerance):
-            pairs.append((truths[i], found_by[patient][onsets[j]][0]))
+        onsets = np.array([s.onset_sample for s in found], dtype=np.int64)
+        for i, j in _match_onsets(true_onsets, onsets, tolerance):
+            pairs.append((truths[i], found[j]))
     return pairs, len(manifest) - len(pairs), duplicates, detected
 
 
@@ -98,7 +106,9 @@ def evaluate_run(manifest: list[ManifestRecord], scores: list[ScoreRecord], dead
                  tolerance: int = DEFAULT_ONSET_TOLERANCE) -> dict[str, Any]:
     """The ``evaluate-stream`` report for one replay.
 
-    Beat mode joins on (patient, seq, sent_ms). Continuous mode matches each patient's detected
+    Beat mode joins on (patient, seq, sent_ms). Continuous mode first merges the records of one
+    beat (onsets within a fraction of a beat, :mod:`stream.beat_identity`: a re-cut after a
+    change of owner is a duplicate, not a new detection), then matches each patient's detected
     onsets to the true ones within ``tolerance`` samples; unmatched detections lower
     segmentation precision, unmatched true beats are ``missing``.
     """

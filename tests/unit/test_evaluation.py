@@ -82,3 +82,45 @@ def test_latency_without_beats_is_none_not_nan() -> None:
 
     assert latency_ms([]) == {"p50": None, "p95": None, "p99": None}
     json.loads(json.dumps(latency_ms([])), parse_constant=lambda c: 1 / 0)  # strict JSON
+
+
+def _recut(patient: str, seq: int, onset: int, published: int, worker: str,
+           anomalous: bool = False, length: int | None = None) -> ScoreRecord:
+    return ScoreRecord(patient=patient, mode="continuous", seq=seq, onset_sample=onset,
+                       score=1.0, threshold=0.5, threshold_source="static", anomalous=anomalous,
+                       model_version="t", resampled_from=length, sent_ms=5, received_ms=6,
+                       published_ms=published, worker=worker)
+
+
+def test_continuous_recut_after_an_owner_change_is_a_duplicate_not_a_new_beat() -> None:
+    # Beats 0-9 of one patient; the first owner cut 0-6, the new owner re-cut 4-9 from seq 0,
+    # its onsets up to 14 samples off (what a crash gave), published later.
+    manifest = [truth("p3", i, 1, onset=140 * i, mode="continuous") for i in range(10)]
+    first = [_recut("p3", i, 140 * i, 100 + i, "w1") for i in range(7)]
+    offsets = {4: 14, 5: -14, 6: 9}
+    second = [_recut("p3", i - 4, 140 * i + offsets.get(i, 0), 900 + i, "w2")
+              for i in range(4, 10)]
+    report = evaluate_run(manifest, first + second, 0)
+    assert report["duplicates"] == 3 and report["missing"] == 0
+    assert report["segmentation_precision"] == 1.0 and report["segmentation_recall"] == 1.0
+    assert report["beats_scored"] == 10
+
+
+def test_the_first_published_record_of_a_beat_represents_it() -> None:
+    manifest = [truth("p", 0, 2, onset=1000, mode="continuous")]
+    scores = [_recut("p", 0, 1010, 500, "w2", anomalous=False),   # re-cut, published later
+              _recut("p", 3, 1002, 100, "w1", anomalous=True)]    # first published
+    report = evaluate_run(manifest, scores, 0)
+    assert report["duplicates"] == 1 and report["confusion"]["tp"] == 1
+
+
+def test_same_beat_tolerance_is_a_fraction_of_the_beat_and_never_merges_neighbours() -> None:
+    from stream.beat_identity import beat_clusters, distinct_beats, onset_tolerance
+
+    assert onset_tolerance(140) == 42 and onset_tolerance(360) == 108
+    one_owner = [_recut("p", i, 84 * i, i, "w", length=84) for i in range(5)]  # short beats
+    assert [len(g) for g in beat_clusters(one_owner)] == [1] * 5
+    recut = [_recut("p", 0, 43, 9, "w2")]  # 43 > 42 samples from the 140-sample beat at 0
+    assert distinct_beats([_recut("p", 0, 0, 1, "w1"), *recut]) == 2
+    beats = [score("a", 1, True), score("a", 1, True), score("a", 2, True)]
+    assert distinct_beats(beats + [_recut("p", 0, 0, 1, "w1"), _recut("p", 0, 30, 2, "w2")]) == 3
