@@ -116,7 +116,10 @@ def test_second_worker_joins_and_leaves_mid_replay(pipeline_settings: Callable[.
     settings = pipeline_settings(topic_partitions=4)
     first = start_worker(settings, tmp_path / "first.log")
     wait_group_stable(settings, 1, [first])
-    replay = Replay(settings, tmp_path / "manifest.jsonl", rate=400.0, patients=32)  # 12.5 s
+    # 25 s of replay: a worker's start-up (torch, checkpoint, warm-up) plus the rebalance took
+    # up to 13 s on the 2-core CI machine, and the second worker must join *and* leave while
+    # beats are still arriving (at 12.5 s of replay it once joined after the last beat).
+    replay = Replay(settings, tmp_path / "manifest.jsonl", rate=200.0, patients=32)
     try:
         time.sleep(1.5)
         joined_ms = now_ms()
@@ -125,6 +128,7 @@ def test_second_worker_joins_and_leaves_mid_replay(pipeline_settings: Callable[.
         time.sleep(1.0)
         assert stop_worker(second) == 0
         left_ms = now_ms()
+        assert replay.thread.is_alive(), "the replay ended before the second worker left"
         replay.join()
         result = account(settings, replay.manifest)
     finally:
