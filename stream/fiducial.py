@@ -8,7 +8,7 @@ peaks above a learned height that are at least a refractory period apart, and pl
 onset at ``fiducial - offset * beat_length``. The learned values ship in ``fiducial.json``,
 produced by::
 
-    python -m stream.segment_eval learn --data-dir /work/shared/data/ecg5000
+    python -m stream.segment_eval learn --data-dir ../shared/data/ecg5000
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ segmenter gauges (patients, state bytes, evictions; from ``/metrics``) and how l
 ``/health`` took to answer at each sample. Issue 13 item 11's target:
 under 2 MiB per minute at 200 new ids/s. Example::
 
-    ECG_DATA_DIR=/work/shared/data/ecg5000 .venv/bin/python tools/patient_churn.py \\
+    ECG_DATA_DIR=../shared/data/ecg5000 .venv/bin/python tools/patient_churn.py \\
         --mode continuous --rate 200 --minutes 4 --workers 1
 """
 
