@@ -12,9 +12,9 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from models.backends import RuntimeName
 from models.detector import Detector, load_detector
 from models.network import REFERENCE_HIDDEN, LstmAutoencoder
-from models.runtime import RuntimeName
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from models.normalize import BEAT_LENGTH
+from models.preprocess import BEAT_LENGTH
 from stream.errors import DataError
 
 logger = logging.getLogger(__name__)

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from models.backends import Runtime, RuntimeName, make_runtime
 from models.checkpoint import load_checkpoint
 from models.network import LstmAutoencoder
-from models.runtime import Runtime, RuntimeName, make_runtime
 from stream.errors import CheckpointError
 
 logger = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ class Detector:
 
         Args:
             beats: float32 ``(n, 140)`` (``(140,)`` is taken as one beat), normalized with
-                :func:`models.normalize.znormalize`.
+                :func:`models.preprocess.znormalize`.
 
         Returns:
             float32 ``(n,)``: sum over samples of ``|beat - reconstruction|``.

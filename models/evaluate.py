@@ -10,9 +10,9 @@ import numpy as np
 from numpy.typing import NDArray
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from models.calibrate import decide
 from models.detector import Detector
-from models.protocols import Splits
-from models.threshold import decide
+from models.splits import Splits
 
 logger = logging.getLogger(__name__)
 

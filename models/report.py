@@ -6,13 +6,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from models.backends import RuntimeName
 from models.checkpoint import DEFAULT_DIR, UCR_DIR, read_config
 from models.data import Ecg5000
 from models.detector import load_detector
 from models.evaluate import evaluate_scores, nearest_neighbour_distance, score_splits
 from models.plots import GRID_COLUMNS, plot_histograms, plot_reconstructions, plot_roc
-from models.protocols import Protocol, Splits, make_splits
-from models.runtime import RuntimeName
+from models.splits import Protocol, Splits, make_splits
 from stream.errors import CheckpointError
 
 logger = logging.getLogger(__name__)

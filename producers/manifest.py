@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from stream.schemas import now_ms
+from stream.wire.schemas import now_ms
 
 MANIFEST_VERSION = 1
 

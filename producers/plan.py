@@ -19,7 +19,7 @@ N_TRAIN_ROWS = 500
 def seed_test_rows(labels: NDArray[np.integer]) -> NDArray[np.int64]:
     """Rows (into TRAIN then TEST, 0..4999) of the seed protocol's test set.
 
-    The 145 test normals and all 2081 anomalies, selected exactly as ``models.protocols``
+    The 145 test normals and all 2081 anomalies, selected exactly as ``models.splits``
     selects their arrays, so offline evaluation and replay see the same beats.
     """
     order = np.random.RandomState(SEED).permutation(len(labels))

@@ -14,8 +14,8 @@ from numpy.typing import NDArray
 from producers.manifest import ManifestRecord, ManifestWriter
 from producers.pacing import Pacer
 from producers.plan import Assignment, assign, patient_id
-from stream.binary import encode_beat, encode_frame, sample_bytes
-from stream.schemas import SCHEMA_VERSION, now_ms
+from stream.wire.binary import encode_beat, encode_frame, sample_bytes
+from stream.wire.schemas import SCHEMA_VERSION, now_ms
 
 log = logging.getLogger(__name__)
 Mode = Literal["beat", "continuous"]
@@ -156,7 +156,7 @@ class Replayer:
 
     def _patient_frames(self, plan: Assignment, patient: int
                         ) -> Iterator[tuple[str, bytes, int, int]]:
-        from producers.signal import frames, stitch
+        from producers.stitch import frames, stitch
 
         mine = plan.rows[plan.patient == patient]
         if len(mine) == 0:

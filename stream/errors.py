@@ -29,3 +29,12 @@ class DataError(EcgError):
 
 class CheckpointError(EcgError):
     """A checkpoint is missing, corrupt, tampered with or does not match the code."""
+
+
+# Next steps for the usual failures, in the one-line messages of the CLI and the probes.
+KAFKA_HINT = ("start one with `ecg-stream infra up`, or point ECG_KAFKA_BOOTSTRAP "
+              "(--kafka-bootstrap) at a running broker")
+REDIS_HINT = ("start one with `ecg-stream infra up`, or point ECG_REDIS_URL (--redis-url) at a "
+              "running Redis")
+KAFKA_SECURITY_HINT = ("check ECG_KAFKA_SECURITY_PROTOCOL, ECG_KAFKA_SASL_* and ECG_KAFKA_SSL_* "
+                       "against the broker's listener, and the broker's log")

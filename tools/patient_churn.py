@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from stream.procstat import memory_mb
+from stream.observe.procstat import memory_mb
 from stream.settings import Settings
 
 SAMPLE_S = 5.0
@@ -40,7 +40,7 @@ SAMPLE_S = 5.0
 
 def churn_settings(base: Settings) -> Settings:
     """Settings with topics, group and Redis prefix of this run's own."""
-    from stream.topics import ensure_topics
+    from stream.clients.topics import ensure_topics
 
     token = f"churn.{uuid.uuid4().hex[:6]}"
     data = base.model_dump()
@@ -88,8 +88,8 @@ def run(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     """Start the workers, churn for ``args.minutes``, stop; the RSS report."""
     from kafka import KafkaProducer
 
-    from stream.kafka_config import kafka_python_config
-    from stream.workers import start_worker, stop_worker, wait_group_stable
+    from stream.clients.kafka import kafka_python_config
+    from stream.runs.processes import start_worker, stop_worker, wait_group_stable
 
     logs = Path(tempfile.mkdtemp(prefix="churn-"))
     ports = [_free_port() for _ in range(args.workers)]

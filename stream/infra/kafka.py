@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from stream.credentials import require_kafka_login
+from stream.clients.credentials import require_kafka_login
+from stream.clients.probes import kafka_round_trip, port_open
 from stream.errors import ConfigError, InfraError, PrerequisiteError
 from stream.infra import procs
-from stream.infra.probes import kafka_round_trip
 from stream.infra.state import ServiceState
 from stream.settings import Settings
 
@@ -182,7 +182,7 @@ def status(settings: Settings) -> ServiceState:
     """Is a healthy broker answering at the configured address, and did we start it?"""
     host, port = settings.kafka_hosts[0]
     pid = managed_pid(settings)
-    healthy = procs.port_open(host, port) and kafka_round_trip(settings, timeout=5.0)
+    healthy = port_open(host, port) and kafka_round_trip(settings, timeout=5.0)
     state = "running" if healthy else ("unreachable" if pid else "stopped")
     detail = f"Apache Kafka {settings.kafka_version} (KRaft)" if pid else "external"
     return ServiceState("kafka", settings.kafka_bootstrap, state, bool(pid), pid, detail=detail)
@@ -229,7 +229,7 @@ def _check_startable(settings: Settings, host: str, port: int) -> None:
         )
         raise ConfigError(msg)
     for taken in (port, settings.kafka_controller_port):
-        if procs.port_open(host, taken):
+        if port_open(host, taken):
             msg = (
                 f"port {taken} on {host} is taken by something that is not a healthy "
                 "Kafka broker: stop it, or choose other ports with "
@@ -247,7 +247,7 @@ def _wait_ready(settings: Settings, pid: int, begin: float) -> ServiceState:
             tail = _log_tail(KafkaPaths.of(settings).logfile)
             msg = f"the Kafka broker exited during start-up; last log lines: {tail}"
             raise InfraError(msg)
-        if procs.port_open(host, port) and kafka_round_trip(settings, timeout=10.0):
+        if port_open(host, port) and kafka_round_trip(settings, timeout=10.0):
             ready = round(time.monotonic() - begin, 2)
             return ServiceState("kafka", settings.kafka_bootstrap, "running", True, pid, True,
                                 ready,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Sequence
@@ -17,15 +16,6 @@ LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}  # noqa: S104 (names,
 def is_local(host: str) -> bool:
     """True when ``host`` names this machine's loopback (where we may start a service)."""
     return host in LOCAL_HOSTS or host.startswith("127.")
-
-
-def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
-    """True when something accepts TCP connections on ``host:port``."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 def read_pid(pidfile: Path) -> int | None:
@@ -62,7 +52,7 @@ def cmdline(pid: int) -> str:
 
 def start_detached(argv: Sequence[str], logfile: Path, pidfile: Path, cwd: Path) -> int:
     """Start ``argv`` in its own session with output to ``logfile``; record and return its pid."""
-    from stream.lifecycle import deferred_signals
+    from stream.signals import deferred_signals
 
     logfile.parent.mkdir(parents=True, exist_ok=True)
     # A SIGINT/SIGTERM between the start and the pid file would leave an unknown process.

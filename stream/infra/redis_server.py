@@ -7,10 +7,11 @@ import shutil
 import time
 from pathlib import Path
 
-from stream.credentials import require_redis_login
+from stream.clients.credentials import require_redis_login
+from stream.clients.probes import port_open
+from stream.clients.redis import redis_ping
 from stream.errors import ConfigError, InfraError, PrerequisiteError
 from stream.infra import procs
-from stream.infra.probes import redis_ping
 from stream.infra.state import ServiceState
 from stream.settings import Settings
 
@@ -88,7 +89,7 @@ def _start(settings: Settings, host: str, port: int,
             "(or set ECG_REDIS_URL to a running Redis)"
         )
         raise PrerequisiteError(msg)
-    if procs.port_open(host, port):
+    if port_open(host, port):
         msg = (
             f"port {port} on {host} is taken by something that does not answer as "
             "the configured Redis: stop it or set ECG_REDIS_URL to another port"

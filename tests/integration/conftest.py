@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from stream.clients.topics import ensure_topics
+from stream.runs.processes import start_worker, stop_worker, wait_group_stable
 from stream.settings import Settings
-from stream.topics import ensure_topics
-from stream.workers import start_worker, stop_worker, wait_group_stable
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import os
 
 import faust
 
-from stream.kafka_config import faust_broker_url, faust_credentials
+from stream.clients.kafka import faust_broker_url, faust_credentials
 from stream.settings import Settings
 
 settings = Settings()

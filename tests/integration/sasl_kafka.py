@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from stream.clients.probes import port_open
 from stream.infra import kafka, procs
 from stream.infra.kafka import new_cluster_id
 from stream.settings import Settings
@@ -78,7 +79,7 @@ def start(settings: Settings, home: Path, timeout: float = 60.0) -> SaslBroker:
         if not procs.pid_alive(pid):
             msg = f"SASL test broker exited: {(home / 'kafka.log').read_text()[-800:]}"
             raise RuntimeError(msg)
-        if procs.port_open("127.0.0.1", port):
+        if port_open("127.0.0.1", port):
             return SaslBroker(port, pid)
         time.sleep(0.3)
     procs.stop_pid(pid)

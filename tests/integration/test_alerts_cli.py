@@ -9,11 +9,11 @@ from collections.abc import Callable
 from click.testing import CliRunner
 from kafka import KafkaConsumer, KafkaProducer
 
-from stream.alerts_cli import alerts
-from stream.infra.probes import ensure_topic
-from stream.kafka_config import kafka_python_config
-from stream.schemas import Alert, ScoreRecord
+from stream.cli.alerts import alerts
+from stream.clients.kafka import kafka_python_config
+from stream.clients.probes import ensure_topic
 from stream.settings import Settings
+from stream.wire.schemas import Alert, ScoreRecord
 from tests.ports import free_port
 
 T0 = 1_795_629_600_000  # 2026-11-25T18:00:00Z

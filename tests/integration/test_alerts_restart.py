@@ -9,11 +9,11 @@ import pytest
 from click.testing import CliRunner
 from kafka import KafkaProducer
 
-from stream.alerts_cli import alerts
-from stream.infra.probes import ensure_topic
-from stream.kafka_config import kafka_python_config
-from stream.schemas import Alert, ScoreRecord
+from stream.cli.alerts import alerts
+from stream.clients.kafka import kafka_python_config
+from stream.clients.probes import ensure_topic
 from stream.settings import Settings
+from stream.wire.schemas import Alert, ScoreRecord
 
 T0 = 1_795_629_600_000  # 2026-11-25T18:00:00Z
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 from kafka import KafkaProducer
 
-from stream.binary import encode_beat, encode_frame
-from stream.evaluate_cli import read_outputs
-from stream.kafka_config import kafka_python_config
-from stream.schemas import now_ms
+from stream.cli.evaluate import read_outputs
+from stream.clients.kafka import kafka_python_config
 from stream.settings import Settings
+from stream.wire.binary import encode_beat, encode_frame
+from stream.wire.schemas import now_ms
 
 GOOD = {"schema": 1, "patient": "", "seq": 0, "samples": [], "sent_ms": 0}
 
@@ -113,8 +113,8 @@ def test_absurd_frames_are_dead_lettered_and_the_stream_goes_on(
     assert len(sent_bad) >= 14
     # The bad frames disturbed nothing: the worker cut the same beats as the good frames
     # alone give offline.
-    from stream.schemas import FrameMessage
-    from stream.segmenters import SegmenterPool
+    from stream.segmentation.pool import SegmenterPool
+    from stream.wire.schemas import FrameMessage
 
     pool, offline = SegmenterPool(settings), []
     for seq, start in enumerate(range(0, signal.size, 128)):

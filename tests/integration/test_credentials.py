@@ -18,14 +18,15 @@ import pytest
 from kafka.admin import KafkaAdminClient
 from pydantic import SecretStr
 
-from stream.credentials import kafka_login_problem, redis_login_problem
+from stream.clients.credentials import kafka_login_problem, redis_login_problem
+from stream.clients.kafka import kafka_python_config
+from stream.clients.probes import require_kafka
+from stream.clients.redis import redis_ping
 from stream.errors import ConfigError
 from stream.infra import kafka as kafka_launcher
 from stream.infra import redis_server
-from stream.infra.probes import redis_ping, require_kafka
-from stream.kafka_config import kafka_python_config
+from stream.runs.processes import settings_env
 from stream.settings import Settings
-from stream.workers import settings_env
 from tests.integration import sasl_kafka
 from tests.ports import free_port
 

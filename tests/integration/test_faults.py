@@ -18,15 +18,15 @@ from typing import Any
 
 import pytest
 
-from producers.cli import run_replay
 from producers.manifest import read_manifest
-from stream.evaluate_cli import read_outputs
+from stream.cli.evaluate import read_outputs
+from stream.cli.replay import run_replay
+from stream.clients.topics import ensure_topics
 from stream.infra import kafka, redis_server
-from stream.schemas import ScoreRecord, now_ms
+from stream.runs.processes import start_worker, stop_worker, wait_group_stable
 from stream.settings import Settings
-from stream.stats_store import redis_client
-from stream.topics import ensure_topics
-from stream.workers import start_worker, stop_worker, wait_group_stable
+from stream.thresholds.redis_store import redis_client
+from stream.wire.schemas import ScoreRecord, now_ms
 from tests.ports import free_port, free_ports
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("require_data")]

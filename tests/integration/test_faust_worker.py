@@ -12,8 +12,8 @@ from pathlib import Path
 
 from kafka import KafkaConsumer, KafkaProducer
 
-from stream.infra.probes import ensure_topic
-from stream.kafka_config import kafka_python_config
+from stream.clients.kafka import kafka_python_config
+from stream.clients.probes import ensure_topic
 from stream.settings import Settings
 
 APP = Path(__file__).with_name("faust_echo_app.py")

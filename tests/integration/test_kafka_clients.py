@@ -8,8 +8,8 @@ from collections.abc import Callable
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from kafka import KafkaConsumer, KafkaProducer
 
-from stream.infra.probes import ensure_topic
-from stream.kafka_config import aiokafka_config, kafka_python_config
+from stream.clients.kafka import aiokafka_config, kafka_python_config
+from stream.clients.probes import ensure_topic
 from stream.settings import Settings
 
 

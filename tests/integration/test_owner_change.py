@@ -17,15 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from producers.cli import run_replay
 from producers.manifest import read_manifest
-from stream.alerting import AlertTracker
-from stream.beat_identity import beat_clusters
-from stream.evaluate_cli import read_outputs
-from stream.evaluation import evaluate_run
-from stream.schemas import Alert, ScoreRecord, now_ms
+from stream.alerts.rule import AlertTracker
+from stream.cli.evaluate import read_outputs
+from stream.cli.replay import run_replay
+from stream.runs.evaluation import evaluate_run
+from stream.runs.processes import start_worker, stop_worker, wait_group_stable
 from stream.settings import Settings
-from stream.workers import start_worker, stop_worker, wait_group_stable
+from stream.wire.identity import beat_clusters
+from stream.wire.schemas import Alert, ScoreRecord, now_ms
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("require_data")]
 
@@ -63,7 +63,7 @@ def _seen_before(scores: list[ScoreRecord]) -> set[tuple[str, int, int]]:
 def _first_cuts(scores: list[ScoreRecord]) -> list[ScoreRecord]:
     """Each patient's records less the re-cuts: those whose samples overlap an earlier
     published record's by more than half of the shorter one (a rule apart from the tolerance
-    of :mod:`stream.beat_identity`, which the report uses)."""
+    of :mod:`stream.wire.identity`, which the report uses)."""
     kept: list[ScoreRecord] = []
     spans: dict[str, list[tuple[int, int]]] = defaultdict(list)
     for score in sorted(scores, key=lambda s: s.published_ms):

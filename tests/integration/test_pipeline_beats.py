@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import redis
 
-from producers.cli import run_replay
 from producers.manifest import read_manifest
-from stream.evaluate_cli import read_outputs
-from stream.evaluation import evaluate_run
+from stream.cli.evaluate import read_outputs
+from stream.cli.replay import run_replay
+from stream.runs.evaluation import evaluate_run
 from stream.settings import Settings
 
 
@@ -31,7 +31,7 @@ def offline() -> tuple[np.ndarray, np.ndarray, float]:
     worker's own z-normalization), and its threshold."""
     from models.data import load_ecg5000
     from models.detector import load_detector
-    from models.normalize import znormalize
+    from models.preprocess import znormalize
 
     settings = Settings()
     data = load_ecg5000(settings.data_dir, settings.cache_dir)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from producers.cli import run_replay
 from producers.manifest import read_manifest
-from stream.evaluate_cli import read_outputs
-from stream.evaluation import detection_metrics, evaluate_run
+from stream.cli.evaluate import read_outputs
+from stream.cli.replay import run_replay
+from stream.runs.evaluation import detection_metrics, evaluate_run
 from stream.settings import Settings
 
 
@@ -39,7 +39,7 @@ def test_continuous_mode_with_hrv(pipeline_settings: Callable[..., Settings], wo
     print(f"continuous: {report}\nbeat mode on the same beats: {beat_mode}")
     assert dead == [] and report["duplicates"] == 0
     # The acceptance: recall and precision >= 0.99 at the onset tolerance, F1 within
-    # 1 point of beat mode. The in-memory mirror of this run (`python -m stream.segment_eval
+    # 1 point of beat mode. The in-memory mirror of this run (`python -m tools.segment_eval
     # pipeline --split seed-test --seed 1`) measures 0.9951 / 0.9951 and -0.24 points
     # (docs/continuous-mode.md); the worker's idle flush depends on when frames arrive, so a
     # live run may differ by a beat or two.

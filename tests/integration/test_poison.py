@@ -15,10 +15,10 @@ from collections.abc import Callable
 import numpy as np
 from kafka import KafkaProducer
 
-from stream.evaluate_cli import read_outputs
-from stream.kafka_config import kafka_python_config
-from stream.schemas import now_ms
+from stream.cli.evaluate import read_outputs
+from stream.clients.kafka import kafka_python_config
 from stream.settings import Settings
+from stream.wire.schemas import now_ms
 
 
 def _beat(patient: str, seq: int, samples: list[float], **changes: object) -> bytes:

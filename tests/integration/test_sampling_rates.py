@@ -20,12 +20,12 @@ from kafka import KafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 from scipy import signal as sps
 
-from stream.evaluate_cli import read_outputs
-from stream.kafka_config import kafka_python_config
-from stream.procstat import memory_mb
-from stream.schemas import FrameMessage, now_ms
-from stream.segmenters import SegmenterPool
+from stream.cli.evaluate import read_outputs
+from stream.clients.kafka import kafka_python_config
+from stream.observe.procstat import memory_mb
+from stream.segmentation.pool import SegmenterPool
 from stream.settings import Settings
+from stream.wire.schemas import FrameMessage, now_ms
 from tests.ports import free_port
 
 pytestmark = pytest.mark.integration

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from stream.infra.procs import pid_alive, port_open
+from stream.clients.probes import port_open
+from stream.infra.procs import pid_alive
 from stream.settings import Settings
 from tests.ports import free_ports
 

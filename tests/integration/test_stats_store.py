@@ -12,8 +12,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from stream.settings import Settings
-from stream.stats_store import RedisStatsStore, redis_client
-from stream.threshold import GLOBAL_STATS, RunningStats, ThresholdPolicy
+from stream.thresholds.policy import GLOBAL_STATS, RunningStats, ThresholdPolicy
+from stream.thresholds.redis_store import RedisStatsStore, redis_client
 
 ALPHA = 0.05
 
@@ -147,7 +147,7 @@ async def test_merge_round_trip_time_256_beats_64_patients(infra: Settings, pref
 
 
 async def test_prepare_loads_the_merge_script(infra: Settings, prefix: str) -> None:
-    from stream.stats_store import MERGE_LUA
+    from stream.thresholds.redis_store import MERGE_LUA
 
     client = redis_client(infra)
     store = RedisStatsStore(client, prefix)

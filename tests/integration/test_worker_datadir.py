@@ -8,8 +8,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from stream.runs.processes import settings_env, stop_worker, wait_group_stable
 from stream.settings import Settings
-from stream.workers import settings_env, stop_worker, wait_group_stable
 
 
 def _start_in(cwd: Path, settings: Settings, log: Path) -> subprocess.Popen:

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from producers.cli import run_replay
-from stream.evaluate_cli import read_outputs
-from stream.kafka_config import kafka_python_config
+from stream.cli.evaluate import read_outputs
+from stream.cli.replay import run_replay
+from stream.clients.kafka import kafka_python_config
 from stream.settings import Settings
 from tests.ports import free_port
 
@@ -91,7 +91,7 @@ def test_worker_serves_metrics_and_health(pipeline_settings: Callable[..., Setti
 def test_health_reports_down_without_broker(pipeline_settings: Callable[..., Settings]) -> None:
     import asyncio
 
-    from stream.health import health_report
+    from stream.worker.health import health_report
 
     settings = pipeline_settings().model_copy(
         update={"kafka_bootstrap": f"127.0.0.1:{free_port()}"})

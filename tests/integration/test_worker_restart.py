@@ -9,11 +9,11 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from producers.cli import run_replay
 from producers.manifest import read_manifest
-from stream.evaluate_cli import read_outputs
+from stream.cli.evaluate import read_outputs
+from stream.cli.replay import run_replay
+from stream.runs.processes import start_worker, stop_worker, wait_group_stable
 from stream.settings import Settings
-from stream.workers import start_worker, stop_worker, wait_group_stable
 
 
 def test_sigterm_mid_replay_loses_no_beat(pipeline_settings: Callable[..., Settings],

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from stream.alerting import AlertTracker, format_alert
-from stream.schemas import Alert, ScoreRecord
+from stream.alerts.rule import AlertTracker, format_alert
+from stream.wire.schemas import Alert, ScoreRecord
 
 T0 = 1_700_000_000_000  # epoch ms
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from stream.bench_stats import (
+from stream.runs.bench_stats import (
     batch_sizes,
     cpu_seconds_per_1000,
     cpu_share,
     latency_breakdown,
     per_second,
 )
-from stream.schemas import ScoreRecord
+from stream.wire.schemas import ScoreRecord
 
 
 def _rec(seq: int, sent: int, received: int, published: int, worker: str = "w") -> ScoreRecord:

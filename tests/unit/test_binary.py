@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from producers.replay import samples_json
-from stream.binary import encode_beat, encode_frame, is_binary, parse_beat
-from stream.decode import RawInput, decode_beat, decode_frame
-from stream.schemas import BeatMessage, DeadLetter, FrameMessage
-from stream.scoring import pending_from_messages
+from stream.wire.binary import encode_beat, encode_frame, is_binary, parse_beat
+from stream.wire.decode import RawInput, decode_beat, decode_frame
+from stream.wire.schemas import BeatMessage, DeadLetter, FrameMessage
+from stream.worker.scoring import pending_from_messages
 
 BEAT = np.random.default_rng(0).standard_normal(140).astype(np.float32)
 

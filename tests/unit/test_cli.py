@@ -11,10 +11,10 @@ import pytest
 import redis.exceptions
 from click.testing import CliRunner
 
-from stream.cli import cli
-from stream.cli_errors import explain
+from stream.cli.base import cli
+from stream.cli.errors import explain
+from stream.clients.probes import require_kafka
 from stream.errors import InfraError
-from stream.infra.probes import require_kafka
 from stream.settings import Settings
 from tests.ports import free_port
 
@@ -30,10 +30,8 @@ def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[st
 
 
 def _registered() -> click.Group:
-    from stream import cli as module
+    import stream.cli.main  # noqa: F401 - registers every command on the root group
 
-    if not cli.commands:
-        module._register()  # noqa: SLF001 - what main() does first
     return cli
 
 

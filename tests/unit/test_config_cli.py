@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 from pydantic import SecretStr
 
-from stream.config_cli import MASK, config, reference_markdown, reference_rows
+from stream.cli.config import MASK, config, reference_markdown, reference_rows
 from stream.settings import Settings
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stream.decode import RawInput, decode_beat, decode_frame
-from stream.schemas import BeatMessage, DeadLetter, FrameMessage
+from stream.wire.decode import RawInput, decode_beat, decode_frame
+from stream.wire.schemas import BeatMessage, DeadLetter, FrameMessage
 
 GOOD = {"schema": 1, "patient": "p1", "seq": 0, "samples": [0.25] * 140, "sent_ms": 1}
 FRAME = {"schema": 1, "patient": "p1", "frame_seq": 3, "start_sample": 384, "fs": 140.0,

@@ -9,7 +9,7 @@ import click
 import pytest
 import yaml
 
-from stream.cli import _register, cli
+from stream.cli.main import cli
 
 COMPOSE = Path(__file__).resolve().parents[2] / "docker-compose.yml"
 
@@ -55,7 +55,6 @@ def test_worker_waits_for_healthy_infrastructure(compose: dict[str, Any]) -> Non
 
 @pytest.mark.parametrize("service", ["worker", "replay"])
 def test_commands_exist_in_the_cli(compose: dict[str, Any], service: str) -> None:
-    _register()
     args = compose["services"][service]["command"]
     ctx = click.Context(cli)
     name, command, rest = cli.resolve_command(ctx, list(args))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from producers.manifest import ManifestRecord, ManifestWriter, read_manifest
-from stream.evaluation import _match_onsets, detection_metrics, evaluate_run
-from stream.schemas import ScoreRecord
+from stream.runs.evaluation import _match_onsets, detection_metrics, evaluate_run
+from stream.wire.schemas import ScoreRecord
 
 
 def score(patient: str, seq: int, anomalous: bool, onset: int | None = None, sent: int = 5,
@@ -78,7 +78,7 @@ def test_manifest_round_trip(tmp_path) -> None:
 def test_latency_without_beats_is_none_not_nan() -> None:
     import json
 
-    from stream.evaluation import latency_ms
+    from stream.runs.evaluation import latency_ms
 
     assert latency_ms([]) == {"p50": None, "p95": None, "p99": None}
     json.loads(json.dumps(latency_ms([])), parse_constant=lambda c: 1 / 0)  # strict JSON
@@ -115,7 +115,7 @@ def test_the_first_published_record_of_a_beat_represents_it() -> None:
 
 
 def test_same_beat_tolerance_is_a_fraction_of_the_beat_and_never_merges_neighbours() -> None:
-    from stream.beat_identity import beat_clusters, distinct_beats, onset_tolerance
+    from stream.wire.identity import beat_clusters, distinct_beats, onset_tolerance
 
     assert onset_tolerance(140) == 42 and onset_tolerance(360) == 108
     one_owner = [_recut("p", i, 84 * i, i, "w", length=84) for i in range(5)]  # short beats

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from stream.health import probe, tcp_ok
+from stream.worker.health import probe, tcp_ok
 from tests.ports import free_port
 
 

@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from stream import journal
-from stream.journal import JournalError, JournalMerger, decode_journal, encode_journal
-from stream.threshold import GLOBAL_STATS, RunningStats
+from stream.thresholds import journal
+from stream.thresholds.journal import JournalError, JournalMerger, decode_journal, encode_journal
+from stream.thresholds.policy import GLOBAL_STATS, RunningStats
 
 
 def test_round_trip() -> None:

@@ -10,13 +10,8 @@ import time
 
 import pytest
 
-from stream.lifecycle import (
-    Lifecycle,
-    Terminated,
-    deferred_signals,
-    exit_code,
-    stop_processes,
-)
+from stream.runs.lifecycle import Lifecycle, stop_processes
+from stream.signals import Terminated, deferred_signals, exit_code
 
 
 def _sleeper(*, ignore_term: bool = False) -> subprocess.Popen[bytes]:

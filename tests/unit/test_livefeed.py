@@ -7,11 +7,11 @@ import asyncio
 import numpy as np
 import pytest
 
-from stream.alerting import AlertTracker
-from stream.dashboard import Snapshots
-from stream.livefeed import LiveFeed
-from stream.schemas import ScoreRecord
-from stream.scoring import PendingBeat
+from stream.alerts.rule import AlertTracker
+from stream.observe.dashboard import Snapshots
+from stream.observe.livefeed import LiveFeed
+from stream.wire.schemas import ScoreRecord
+from stream.worker.scoring import PendingBeat
 
 
 def _beat(patient: str, seq: int, value: float = 0.0) -> PendingBeat:

@@ -1,7 +1,7 @@
 from prometheus_client.parser import text_string_to_metric_families
 
-from stream.metrics import WorkerMetrics
-from stream.schemas import DeadLetter, ScoreRecord
+from stream.observe.metrics import WorkerMetrics
+from stream.wire.schemas import DeadLetter, ScoreRecord
 
 
 def _score(anomalous: bool, sent: int = 1_000, published: int = 1_250) -> ScoreRecord:

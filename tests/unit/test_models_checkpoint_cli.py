@@ -13,11 +13,10 @@ from click.testing import CliRunner
 
 import models.checkpoint as ck
 from models.checkpoint import CONFIG_FILE, DEFAULT_DIR, load_checkpoint
-from stream.cli import _register, cli
+from stream.cli.main import cli
 
 
 def _invoke(*args):
-    _register()
     result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return json.loads(result.output)
@@ -52,9 +51,9 @@ def test_calibrate_in_place_reseals_and_the_result_loads(synthetic_data):
 
 @pytest.mark.usefixtures("require_data")
 def test_calibrating_a_shipped_checkpoint_repins_it(tmp_path, monkeypatch):
+    from models.calibrate import QuantileRule
     from models.data import load_ecg5000
-    from models.pipeline import recalibrate_checkpoint
-    from models.threshold import QuantileRule
+    from models.fit import recalibrate_checkpoint
 
     copy, pins = tmp_path / "default", tmp_path / "PINNED.json"
     shutil.copytree(DEFAULT_DIR, copy)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from stream.cli import _register, cli
+from stream.cli.main import cli
 
 SHARED = Path(os.environ.get("ECG_DATA_DIR", Path(__file__).parents[3] / "shared/data/ecg5000"))
 needs_data = pytest.mark.usefixtures("require_data")
@@ -14,7 +14,6 @@ needs_data = pytest.mark.usefixtures("require_data")
 
 @pytest.fixture(scope="module")
 def run():
-    _register()
     runner = CliRunner()
 
     def invoke(*args):
@@ -54,7 +53,6 @@ def test_train_writes_checkpoint_from_synthetic_data(tmp_path):
         labels = np.where(np.arange(n) % 4 == 0, 2.0, 1.0)[:, None]
         np.savetxt(tmp_path / f"ECG5000_{split}.txt",
                    np.hstack([labels, rng.standard_normal((n, 140))]), fmt="%16.7e", delimiter="")
-    _register()
     out = tmp_path / "ck"
     result = CliRunner().invoke(cli, ["--data-dir", str(tmp_path), "model", "train", "--protocol",
                                       "ucr", "--hidden", "4,2", "--epochs", "1", "--threads", "1",
@@ -75,6 +73,5 @@ def test_train_writes_checkpoint_from_synthetic_data(tmp_path):
 
 @pytest.mark.parametrize("hidden", ["0,4", "a,b"])
 def test_train_rejects_bad_hidden(hidden, tmp_path):
-    _register()
     result = CliRunner().invoke(cli, ["model", "train", "--hidden", hidden, "--out", str(tmp_path)])
     assert result.exit_code == 2 and "hidden" in result.output.lower()

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from models.normalize import znormalize
+from models.preprocess import znormalize
 
 
 @pytest.mark.parametrize("shape", [(140,), (5, 140), (3, 200)])

@@ -1,11 +1,11 @@
 
 import numpy as np
 
+from models.backends import RUNTIMES
+from models.calibrate import QuantileRule
 from models.data import Ecg5000, Split
 from models.detector import load_detector
-from models.pipeline import fit_checkpoint
-from models.runtime import RUNTIMES
-from models.threshold import QuantileRule
+from models.fit import fit_checkpoint
 from models.train import TrainConfig
 
 
@@ -36,7 +36,7 @@ def test_fit_checkpoint_writes_calibrated_loadable_checkpoint(tmp_path):
 
 def test_recalibrate_checkpoint_rederives_thresholds_and_keeps_weights(tmp_path):
     from models.checkpoint import load_checkpoint
-    from models.pipeline import recalibrate_checkpoint
+    from models.fit import recalibrate_checkpoint
 
     data = _synthetic()
     config = TrainConfig(hidden=(8, 4), epochs=2, batch_size=16, threads=1)
@@ -58,7 +58,7 @@ def test_recalibrate_refuses_a_checkpoint_trained_on_other_data(tmp_path):
 
     import pytest
 
-    from models.pipeline import recalibrate_checkpoint
+    from models.fit import recalibrate_checkpoint
     from stream.errors import CheckpointError
 
     data = _synthetic()

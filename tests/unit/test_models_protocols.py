@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from models.data import load_ecg5000
-from models.protocols import make_splits
+from models.splits import make_splits
 
 SHARED = Path(os.environ.get("ECG_DATA_DIR", Path(__file__).parents[3] / "shared/data/ecg5000"))
 pytestmark = pytest.mark.usefixtures("require_data")

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from models.threshold import QuantileRule, calibrate, decide
+from models.calibrate import QuantileRule, calibrate, decide
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,7 @@ def data():
 
 
 def test_seed_test_rows_are_the_protocol_test_beats(data) -> None:
-    from models.protocols import seed_splits
+    from models.splits import seed_splits
 
     beats = np.concatenate([data.train.beats, data.test.beats])
     labels = np.concatenate([data.train.labels, data.test.labels])

@@ -87,7 +87,7 @@ def test_pacer_keeps_the_rate() -> None:
 
 
 def test_f32_encoding_sends_the_same_beats_and_frames(tmp_path: Path) -> None:
-    from stream.decode import RawInput, decode_beat, decode_frame
+    from stream.wire.decode import RawInput, decode_beat, decode_frame
 
     as_json, _, _ = run(tmp_path, patients=4)
     as_f32, _, records = run(tmp_path, patients=4, encoding="f32")
@@ -114,7 +114,7 @@ def test_producer_compression_comes_from_settings(monkeypatch, setting: str,
                                                   expected: str | None) -> None:
     import kafka
 
-    from producers.cli import make_producer
+    from stream.cli.replay import make_producer
     from stream.settings import Settings
 
     seen: dict = {}

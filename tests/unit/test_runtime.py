@@ -6,11 +6,11 @@ import json
 
 import numpy as np
 
-from stream.decode import RawInput
-from stream.runtime import BatchResult, WorkerRuntime
-from stream.scoring import BatchScorer, PendingBeat, ThresholdGate
 from stream.settings import Settings
-from stream.threshold import ThresholdPolicy
+from stream.thresholds.policy import ThresholdPolicy
+from stream.wire.decode import RawInput
+from stream.worker.pipeline import BatchResult, WorkerRuntime
+from stream.worker.scoring import BatchScorer, PendingBeat, ThresholdGate
 
 
 async def immediate(fn, *args):

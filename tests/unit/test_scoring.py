@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stream.scoring import BatchScorer, PendingBeat, ThresholdGate, to_model_input
-from stream.threshold import RunningStats, ThresholdPolicy
+from stream.thresholds.policy import RunningStats, ThresholdPolicy
+from stream.worker.scoring import BatchScorer, PendingBeat, ThresholdGate, to_model_input
 
 
 class FlakyStore:

@@ -11,8 +11,8 @@ import redis.exceptions
 from click.testing import CliRunner
 from pydantic import SecretStr, ValidationError
 
-from stream.cli_errors import explain
-from stream.config_cli import MASK, config, reference_markdown
+from stream.cli.config import MASK, config, reference_markdown
+from stream.cli.errors import explain
 from stream.redact import redact_urls
 from stream.settings import Settings
 

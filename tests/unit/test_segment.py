@@ -1,4 +1,5 @@
-"""Tests of stream.segment: frame ordering issues, limits, properties, and real ECG5000 quality."""
+"""Tests of stream.segmentation.segmenter: frame ordering issues, limits, properties, and real
+ECG5000 quality."""
 
 from __future__ import annotations
 
@@ -10,18 +11,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from producers.signal import frames, stitch
-from stream.beatfit import stretched
-from stream.fiducial import load_fiducial, resample_beat
-from stream.segment import (
+from producers.stitch import frames, stitch
+from stream.segmentation.beatfit import stretched
+from stream.segmentation.fiducial import load_fiducial, resample_beat
+from stream.segmentation.segmenter import (
     SUPPORTED_RATES,
     PatientSegmenter,
     RatePlans,
     Reason,
     SegmenterConfig,
 )
-from stream.segment_eval import evaluate, load_split, match_onsets, segment_signal
-from stream.viterbi import DECISION_DELAY, Boundary, Tracker
+from stream.segmentation.tracker import DECISION_DELAY, Boundary, Tracker
+from tools.segment_eval import evaluate, load_split, match_onsets, segment_signal
 
 FS = 140.0
 FRAME = 64

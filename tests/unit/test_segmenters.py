@@ -10,11 +10,11 @@ import pytest
 from pydantic import ValidationError
 from scipy import signal as sps
 
-from producers.signal import frames, stitch
-from stream.fiducial import load_fiducial
-from stream.schemas import FrameMessage
-from stream.segmenters import EVICTED, EXPIRED, SegmenterPool
+from producers.stitch import frames, stitch
+from stream.segmentation.fiducial import load_fiducial
+from stream.segmentation.pool import EVICTED, EXPIRED, SegmenterPool
 from stream.settings import Settings
+from stream.wire.schemas import FrameMessage
 
 
 def frame(patient: str, seq: int, sent_ms: int, size: int = 64) -> FrameMessage:

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from stream.kafka_config import aiokafka_config, faust_broker_url, kafka_python_config
+from stream.clients.kafka import aiokafka_config, faust_broker_url, kafka_python_config
 from stream.settings import Settings
 
 
@@ -84,7 +84,7 @@ def test_plaintext_adds_no_security_keywords() -> None:
 
 
 def test_processing_guarantee_reaches_the_faust_app() -> None:
-    from stream.app import create_app
+    from stream.worker.app import create_app
 
     for guarantee in ("at_least_once", "exactly_once"):
         app = create_app(Settings(processing_guarantee=guarantee, worker_session_timeout_s=12),

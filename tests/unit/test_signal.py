@@ -1,11 +1,11 @@
-"""Tests of producers.signal: stitching with and without HRV, and framing."""
+"""Tests of producers.stitch: stitching with and without HRV, and framing."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from producers.signal import DEFAULT_HRV, JOIN_RAW, frames, stitch
+from producers.stitch import DEFAULT_HRV, JOIN_RAW, frames, stitch
 
 
 def _beats(n: int = 5) -> np.ndarray:

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from stream.runs.processes import settings_env
 from stream.settings import Settings
-from stream.workers import settings_env
 
 
 def test_default_state_dir_resolves_against_the_current_directory(tmp_path, monkeypatch):

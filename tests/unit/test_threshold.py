@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stream.settings import Settings
-from stream.threshold import GLOBAL_STATS, RunningStats, ThresholdPolicy
+from stream.thresholds.policy import GLOBAL_STATS, RunningStats, ThresholdPolicy
 
 finite = st.floats(min_value=-1e3, max_value=1e3, allow_nan=False, allow_infinity=False)
 

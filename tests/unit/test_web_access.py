@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from stream.alert_metrics import RunCounts, serve_alert_metrics
-from stream.alerting import AlertCounters
-from stream.app import web_options
-from stream.dashboard import exposure_warning
+from stream.alerts.metrics import RunCounts, serve_alert_metrics
+from stream.alerts.rule import AlertCounters
+from stream.observe.dashboard import exposure_warning
 from stream.settings import Settings
+from stream.worker.app import web_options
 from tests.ports import free_port
 
 TOKEN = SecretStr("0123456789abcdef")

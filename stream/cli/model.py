@@ -1,0 +1,246 @@
+"""``ecg-stream model``: train, evaluate and benchmark the autoencoder.
+
+Torch and the model modules are imported inside the commands so ``ecg-stream --help``
+stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from stream.settings import Settings
+
+PROTOCOL = click.Choice(["seed", "ucr"])
+RUNTIME = click.Choice(["torch", "torch-bf16", "onnxruntime"])
+
+
+def _hidden(_: click.Context, __: click.Parameter, value: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(v) for v in value.split(","))
+    except ValueError as exc:
+        msg = "comma-separated integers, e.g. 64,32"
+        raise click.BadParameter(msg) from exc
+    if not sizes or min(sizes) < 1:
+        msg = "hidden sizes must be positive"
+        raise click.BadParameter(msg)
+    return sizes
+
+
+def _batches(_: click.Context, __: click.Parameter, value: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in value.split(","))
+    except ValueError as exc:
+        msg = "comma-separated integers"
+        raise click.BadParameter(msg) from exc
+
+
+def _load_data(settings: Settings) -> Any:
+    from models.data import load_ecg5000
+
+    return load_ecg5000(settings.data_dir, settings.cache_dir)
+
+
+def _emit(data: dict[str, Any], as_json: bool) -> None:
+    from stream.cli.base import emit
+
+    emit(data, as_json)
+
+
+@click.group()
+def model() -> None:
+    """Train, evaluate and benchmark the LSTM autoencoder.
+
+    \b
+    Examples:
+      ecg-stream model evaluate --protocol seed --json --plots artifacts/plots
+      ecg-stream model bench --json
+      ecg-stream model train --protocol seed --epochs 150 --out models/checkpoints/mine
+    """
+
+
+@model.command()
+@click.option("--protocol", type=PROTOCOL, default="seed", show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True, help="Training seed.")
+@click.option("--hidden", default="64,32", show_default=True, callback=_hidden,
+              help="Encoder LSTM sizes; the decoder mirrors them.")
+@click.option("--epochs", type=click.IntRange(1), default=150, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True)
+@click.option("--lr", type=float, default=2e-3, show_default=True)
+@click.option("--patience", type=click.IntRange(1), default=20, show_default=True,
+              help="Early stopping: epochs without a better validation loss.")
+@click.option("--threads", type=click.IntRange(1), default=2, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
+@click.option("--lr-patience", type=click.IntRange(1), default=6, show_default=True,
+              help="Halve the learning rate after this many epochs without improvement.")
+@click.option("--noise", type=click.FloatRange(0.0), default=0.0, show_default=True,
+              help="Denoising: std of Gaussian noise added to training inputs (z units).")
+@click.option("--max-minutes", type=click.FloatRange(0.0, min_open=True),
+              help="Stop training after this wall-clock budget (best weights kept).")
+@click.option("--quantile", type=float, default=0.995, show_default=True,
+              help="Threshold = this quantile of the validation normals' errors.")
+@click.option("--runtime", type=RUNTIME, default="torch", show_default=True,
+              help="Runtime the checkpoint recommends; every runtime gets its threshold.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def train(settings: Settings, protocol: str, seed: int, hidden: tuple[int, ...], epochs: int,
+          batch_size: int, lr: float, lr_patience: int, patience: int, threads: int,
+          device: str, noise: float, max_minutes: float | None, quantile: float,
+          runtime: str, out: Path, as_json: bool) -> None:
+    """Train on normal beats, calibrate the threshold on validation, write a checkpoint.
+
+    A progress bar (epochs, losses) goes to stderr; the summary to stdout.
+
+    \b
+    Examples:
+      ecg-stream model train --protocol seed --out models/checkpoints/mine
+      ecg-stream model train --device cuda --epochs 857 --patience 150 --lr-patience 25 \\
+          --out models/checkpoints/default     # the shipped checkpoint's recipe
+    """
+    from models.backends import available_runtimes
+    from models.calibrate import QuantileRule
+    from models.fit import fit_checkpoint
+    from models.train import TrainConfig
+
+    config = TrainConfig(hidden=hidden, epochs=epochs, batch_size=batch_size, lr=lr,
+                         lr_patience=lr_patience, patience=patience, seed=seed,
+                         threads=threads, device=device,
+                         noise=noise, max_minutes=max_minutes)
+    written = fit_checkpoint(_load_data(settings), protocol, config,  # type: ignore[arg-type]
+                             QuantileRule(quantile), out, runtime, available_runtimes(),  # type: ignore[arg-type]
+                             progress=not as_json)
+    _emit(_summary(out, written), as_json)
+
+
+def _summary(out: Path, written: dict[str, Any]) -> dict[str, Any]:
+    protocol = written["training"]["protocol"]
+    report = written["metrics"][protocol]
+    summary = {"checkpoint": str(out), "version": written["version"],
+               "best_epoch": written["training"]["best_epoch"],
+               "threshold": written["threshold"]["value"], "roc_auc": report["roc_auc"],
+               "baseline_1nn_roc_auc": report["baseline_1nn_roc_auc"]}
+    if "seed_protocol" in report:
+        summary["seed_protocol"] = report["seed_protocol"]
+    return summary
+
+
+@model.command()
+@click.option("--checkpoint", "checkpoint_dir", required=True,
+              type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--quantile", type=float, default=0.995, show_default=True,
+              help="Threshold = this quantile of the validation normals' errors.")
+@click.option("--runtime", type=RUNTIME, help="Runtime to recommend (default: unchanged).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Write here instead of replacing the checkpoint.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def calibrate(settings: Settings, checkpoint_dir: Path, quantile: float, runtime: str | None,
+              out: Path | None, as_json: bool) -> None:
+    """Recalibrate every runtime's threshold and re-measure a checkpoint on this machine.
+
+    For checkpoints trained elsewhere (e.g. ``model train --device cuda`` on a GPU machine).
+    The checkpoint written is sealed again (and, for a shipped one, pinned again).
+
+    \b
+    Example:
+      ecg-stream model calibrate --checkpoint models/checkpoints/default --json
+    """
+    from models.backends import available_runtimes
+    from models.calibrate import QuantileRule
+    from models.fit import recalibrate_checkpoint
+
+    target = out or checkpoint_dir
+    written = recalibrate_checkpoint(_load_data(settings), checkpoint_dir, QuantileRule(quantile),
+                                     target, runtime, available_runtimes())  # type: ignore[arg-type]
+    _emit(_summary(target, written), as_json)
+
+
+@model.command()
+@click.option("--checkpoint", "checkpoint_dir", required=True,
+              type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def seal(checkpoint_dir: Path, as_json: bool) -> None:
+    """Seal a checkpoint after a deliberate edit of its config.json (or an old, unsealed one).
+
+    Checks the weights against their sha256 and every value as loading does, then writes
+    the new seal into config.json and prints it (pin it with ECG_CHECKPOINT_SHA256). It
+    does not change the pins of the shipped checkpoints.
+
+    \b
+    Example:
+      ecg-stream model seal --checkpoint models/checkpoints/mine
+    """
+    from models.checkpoint import seal_checkpoint
+
+    _emit({"checkpoint": str(checkpoint_dir), "sha256": seal_checkpoint(checkpoint_dir)},
+          as_json)
+
+
+@model.command()
+@click.option("--protocol", type=PROTOCOL, default="seed", show_default=True)
+@click.option("--checkpoint", "checkpoint_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Checkpoint directory (default: the shipped one for the protocol).")
+@click.option("--runtime", type=RUNTIME, help="Default: the checkpoint's recommended runtime.")
+@click.option("--plots", type=click.Path(file_okay=False, path_type=Path),
+              help="Write PNG plots to this directory.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def evaluate(settings: Settings, protocol: str, checkpoint_dir: Path | None,
+             runtime: str | None, plots: Path | None, as_json: bool) -> None:
+    """Offline metrics of a checkpoint and of the 1-NN baseline on a protocol's test split.
+
+    \b
+    Examples:
+      ecg-stream model evaluate --protocol seed --json
+      ecg-stream model evaluate --protocol ucr --checkpoint models/checkpoints/ucr
+      ecg-stream model evaluate --plots artifacts/plots    # ROC, PR, histogram, examples
+    """
+    from models.report import run_evaluation
+
+    directory = checkpoint_dir or settings.checkpoint
+    report = run_evaluation(_load_data(settings), protocol, directory,  # type: ignore[arg-type]
+                            runtime, plots)  # type: ignore[arg-type]
+    _emit(report, as_json)
+
+
+@model.command()
+@click.option("--batches", default="1,2,4,8,16,32,64,128,256,512", show_default=True,
+              callback=_batches)
+@click.option("--threads", type=click.IntRange(1), default=1, show_default=True,
+              help="Intra-op threads of the measured process (1 = how the stream runs).")
+@click.option("--runtime", type=RUNTIME, help="Default: the checkpoint's recommended runtime.")
+@click.option("--seconds", type=float, default=1.0, show_default=True,
+              help="Length of one timing window.")
+@click.option("--repeats", type=click.IntRange(1), default=3, show_default=True,
+              help="Timing windows per batch size; the best counts.")
+@click.option("--hidden", callback=lambda c, p, v: _hidden(c, p, v) if v else None,
+              help="Measure an untrained model of these sizes instead of the checkpoint "
+                   "(speed does not depend on the weights).")
+@click.option("--processes", type=click.IntRange(1), default=2, show_default=True,
+              help="Also measure this many single-thread processes side by side (batch >= 32).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def bench(settings: Settings, batches: tuple[int, ...], threads: int, runtime: str | None,
+          seconds: float, repeats: int, hidden: tuple[int, ...] | None, processes: int,
+          as_json: bool) -> None:
+    """Scorer beats/s by batch size, and the reference architecture at batch 1.
+
+    \b
+    Examples:
+      ecg-stream model bench --json
+      ecg-stream model bench --batches 1,64,256 --runtime onnxruntime
+    """
+    from models.bench import run_bench, untrained_detector
+    from models.detector import load_detector
+
+    if hidden:
+        detector = untrained_detector(hidden, runtime or "torch", threads)  # type: ignore[arg-type]
+        processes = 1
+    else:
+        detector = load_detector(settings.checkpoint, runtime, threads)  # type: ignore[arg-type]
+    checkpoint = str(settings.checkpoint) if settings.checkpoint else None
+    _emit(run_bench(detector, batches, seconds, repeats, processes=processes,
+                    checkpoint=checkpoint), as_json)

@@ -1,0 +1,1 @@
+"""Connections to Kafka and Redis: client configuration, topics, probes, credential checks."""

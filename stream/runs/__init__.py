@@ -1,0 +1,1 @@
+"""Runs behind demo, bench and evaluate-stream: worker processes, lifecycles, outputs."""

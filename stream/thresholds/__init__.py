@@ -1,0 +1,1 @@
+"""Anomaly thresholds: the static/adaptive policy and its running statistics (Redis, journal)."""

@@ -1,0 +1,1 @@
+"""The Faust worker: the app, the micro-batch pipeline, scoring, health."""

@@ -1,0 +1,281 @@
+"""Score a micro-batch and decide: model off the event loop, thresholds from Redis statistics.
+
+The detector (models/) returns reconstruction errors; :class:`ThresholdGate` turns them into
+decisions with the threshold policy and the shared Redis statistics, and keeps working on the
+static threshold when Redis is away (degraded). Statistics updates that Redis did not take are
+handed back to the caller, which publishes them to the statistics journal topic with the
+batch's outputs (so they survive a crash of the worker; :mod:`stream.thresholds.journal` merges
+them once Redis is back). A beat the model cannot score is rejected on its own, never its whole
+batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from models.preprocess import BEAT_LENGTH, znormalize
+from stream.segmentation.fiducial import resample_beat
+from stream.thresholds.policy import RunningStats, ThresholdPolicy, ThresholdSource
+from stream.wire.decode import RawInput
+from stream.wire.schemas import BeatMessage, ScoreRecord, now_ms
+
+log = logging.getLogger(__name__)
+Scorer = Callable[[NDArray[np.float32]], NDArray[np.float32]]
+
+
+@dataclass(frozen=True)
+class PendingBeat:
+    """A beat ready for the model.
+
+    Attributes:
+        samples: float32 ``(140,)``, resampled and z-normalized as in training.
+        resampled_from: the original length when it was not 140, else None.
+        source: the input record the beat came from (beat mode: the beat; continuous mode:
+            the frame that completed it), for a dead letter if the beat cannot be scored.
+    """
+
+    patient: str
+    mode: str
+    seq: int
+    onset_sample: int | None
+    samples: NDArray[np.float32]
+    resampled_from: int | None
+    sent_ms: int
+    received_ms: int
+    source: RawInput | None = None
+
+
+Rejected = tuple[RawInput | None, str, str]
+"""A record that could not become a beat for the model, or a beat the model could not score:
+(source record, dead-letter reason, detail)."""
+
+
+def to_model_input(samples: Sequence[float] | NDArray[np.floating]) -> NDArray[np.float32]:
+    """Resample one beat to 140 samples (the segmenter's cubic spline) and z-normalize it."""
+    values = np.asarray(samples, dtype=np.float64)
+    if len(values) != BEAT_LENGTH:
+        values = resample_beat(values, BEAT_LENGTH)
+    return znormalize(values)
+
+
+def pending_from_messages(messages: Sequence[BeatMessage], received_ms: int,
+                          sources: Sequence[RawInput | None] | None = None
+                          ) -> tuple[list[PendingBeat], list[Rejected]]:
+    """Beat mode: decoded ``ecg.beats`` messages as beats for the model.
+
+    Beats of 140 samples are normalized together in one vectorized call; others are
+    resampled one by one and carry their original length in ``resampled_from``. A beat whose
+    model input is not finite (or whose resampling fails) is rejected with a reason instead.
+
+    Returns:
+        The beats ready for the model, in input order, and the rejected ones.
+    """
+    srcs = list(sources) if sources is not None else [None] * len(messages)
+    regular = [i for i, m in enumerate(messages) if len(m.samples) == BEAT_LENGTH]
+    ready: dict[int, NDArray[np.float32]] = {}
+    if regular:
+        # float32 first, as the model's data are: a float32 value sent as its shortest
+        # decimal parses to a float64 a hair away from it, and normalizing that instead
+        # moved scores by up to 3e-4; this way stream and offline inputs are bit-identical.
+        with np.errstate(all="ignore"):
+            block = znormalize(np.array([messages[i].samples for i in regular], dtype=np.float32))
+        ready = dict(zip(regular, block, strict=True))
+    beats, rejected = [], []
+    for i, message in enumerate(messages):
+        length = len(message.samples)
+        try:
+            samples = ready.get(i)
+            if samples is None:
+                with np.errstate(all="ignore"):
+                    samples = to_model_input(message.samples)
+        except (ValueError, ArithmeticError) as exc:
+            rejected.append((srcs[i], "unprocessable", f"model input: {exc!r}"[:300]))
+            continue
+        if not np.isfinite(samples).all():
+            rejected.append((srcs[i], "unprocessable", "model input not finite after "
+                             "resampling and normalization"))
+            continue
+        beats.append(PendingBeat(message.patient, "beat", message.seq, None, samples,
+                                 None if length == BEAT_LENGTH else length, message.sent_ms,
+                                 received_ms, srcs[i]))
+    return beats, rejected
+
+
+class StatsStore(Protocol):
+    """What the gate needs of the statistics store (``RedisStatsStore``)."""
+
+    async def fetch(self, patients: list[str]) -> dict[str, RunningStats]:
+        """Statistics of ``patients`` before the batch; raises when the store is away."""
+
+    async def merge(self, updates: dict[str, RunningStats]) -> None:
+        """Add one batch's statistics atomically; raises when the store is away."""
+
+
+@dataclass
+class GateDecision:
+    """The judgement of one micro-batch.
+
+    Attributes:
+        thresholds: per beat, float64 ``(n,)``.
+        sources: per beat, ``"static"`` or ``"patient"``.
+        decisions: per beat, bool ``(n,)``.
+        degraded: the batch was judged without the shared statistics (Redis away): every
+            beat on the static threshold.
+        unmerged: statistics updates of the batch that Redis did not take (empty when it
+            did); the caller journals them.
+    """
+
+    thresholds: NDArray[np.float64]
+    sources: list[ThresholdSource]
+    decisions: NDArray[np.bool_]
+    degraded: bool
+    unmerged: dict[str, RunningStats] = field(default_factory=dict)
+
+
+class ThresholdGate:
+    """Threshold policy + Redis statistics, with degraded mode when Redis fails.
+
+    While Redis is unreachable, beats are judged against the static threshold (their records
+    say ``degraded``) and each batch's statistics updates come back in
+    :attr:`GateDecision.unmerged` for the journal. :attr:`degraded` is the gate's current
+    state (health, metrics); each batch carries its own in :attr:`GateDecision.degraded`.
+    """
+
+    def __init__(self, policy: ThresholdPolicy, store: StatsStore | None) -> None:
+        self.policy, self.store = policy, store
+        self.degraded = store is None and policy.mode == "adaptive"
+
+    async def decide(self, patients: list[str], scores: NDArray[np.float32]) -> GateDecision:
+        """Thresholds, their sources and decisions for one batch; stats merged once."""
+        stats, fetched = await self._fetch(patients)
+        thresholds, sources = self.policy.thresholds(patients, stats)
+        decisions = self.policy.decide(scores, thresholds)
+        adaptive = self.policy.mode == "adaptive"
+        unmerged: dict[str, RunningStats] = {}
+        if adaptive and self.store is not None:
+            updates = self.policy.batch_updates(patients, scores, decisions)
+            # A failed fetch means Redis is away: do not wait for it a second time.
+            if updates and not (fetched and await self._merge(updates)):
+                unmerged = updates
+        return GateDecision(thresholds, sources, decisions, adaptive and not fetched, unmerged)
+
+    async def _fetch(self, patients: list[str]) -> tuple[dict[str, RunningStats], bool]:
+        if self.store is None or self.policy.mode == "static":
+            return {}, self.store is not None or self.policy.mode == "static"
+        try:
+            stats = await self.store.fetch(patients)
+        except Exception as exc:  # noqa: BLE001 - any Redis/OS error means degraded
+            self._set_degraded(True, exc)
+            return {}, False
+        self._set_degraded(False)
+        return stats, True
+
+    async def _merge(self, updates: dict[str, RunningStats]) -> bool:
+        try:
+            await self.store.merge(updates)  # type: ignore[union-attr]
+        except Exception as exc:  # noqa: BLE001
+            self._set_degraded(True, exc)
+            return False
+        return True
+
+    def _set_degraded(self, value: bool, exc: Exception | None = None) -> None:
+        if value and not self.degraded:
+            log.warning("degraded: Redis unavailable (%r); static threshold, statistics "
+                        "updates journalled to Kafka", exc)
+        elif not value and self.degraded:
+            log.warning("degraded mode over: Redis is back, adaptive thresholds resumed")
+        self.degraded = value
+
+
+@dataclass
+class ScoredBatch:
+    """What :meth:`BatchScorer.score` made of a micro-batch.
+
+    Attributes:
+        records: one score record per beat scored, in input order.
+        beats: the beats of ``records``, in the same order.
+        rejected: beats the model could not score (source, reason, detail).
+        unmerged: statistics updates Redis did not take, for the journal.
+    """
+
+    records: list[ScoreRecord] = field(default_factory=list)
+    beats: list[PendingBeat] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    unmerged: dict[str, RunningStats] = field(default_factory=dict)
+
+
+class BatchScorer:
+    """Scores a micro-batch of :class:`PendingBeat` into :class:`ScoreRecord` objects."""
+
+    def __init__(self, score: Scorer, gate: ThresholdGate, model_version: str,
+                 worker: str = "", run: Callable[..., Awaitable[object]] | None = None) -> None:
+        self._score, self.gate = score, gate
+        self.model_version, self.worker = model_version, worker
+        self._run = run or asyncio.to_thread
+        self.last_inference_s: float | None = None  # seconds of the latest model call
+
+    async def score(self, beats: list[PendingBeat]) -> ScoredBatch:
+        """One model call (in a thread, off the event loop) and one threshold round trip.
+
+        Beats with a non-finite model input are rejected before the model; when the model
+        call fails, the batch is split in halves until the beats that fail are alone, and
+        those are rejected (reason ``model_error``); a non-finite score is rejected too.
+        """
+        out = ScoredBatch()
+        ok = []
+        for beat in beats:
+            if beat.samples.shape != (BEAT_LENGTH,) or not np.isfinite(beat.samples).all():
+                out.rejected.append((beat.source, "unprocessable",
+                                     "model input not finite or not 140 samples"))
+            else:
+                ok.append(beat)
+        started = time.perf_counter()
+        scored, scores = await self._isolating(ok, out.rejected)
+        self.last_inference_s = time.perf_counter() - started
+        if not scored:
+            return out
+        decision = await self.gate.decide([beat.patient for beat in scored], scores)
+        published = now_ms()
+        out.unmerged, out.beats = decision.unmerged, scored
+        out.records = [
+            ScoreRecord(patient=b.patient, mode=b.mode, seq=b.seq, onset_sample=b.onset_sample,
+                        score=float(s), threshold=float(t), threshold_source=src,
+                        anomalous=bool(d), model_version=self.model_version,
+                        resampled_from=b.resampled_from, degraded=decision.degraded,
+                        sent_ms=b.sent_ms, received_ms=b.received_ms, published_ms=published,
+                        worker=self.worker)
+            for b, s, t, src, d in zip(scored, scores, decision.thresholds, decision.sources,
+                                       decision.decisions, strict=True)]
+        return out
+
+    async def _isolating(self, beats: list[PendingBeat], rejected: list[Rejected]
+                         ) -> tuple[list[PendingBeat], NDArray[np.float32]]:
+        """Scores of ``beats``; beats that make the model fail are moved to ``rejected``."""
+        if not beats:
+            return [], np.zeros(0, np.float32)
+        try:
+            batch = np.stack([beat.samples for beat in beats])
+            scores = np.asarray(await self._run(self._score, batch), dtype=np.float32)
+        except Exception as exc:  # noqa: BLE001 - isolate the beat(s) that fail
+            if len(beats) == 1:
+                log.error("beat of patient %s could not be scored: %r", beats[0].patient, exc)
+                rejected.append((beats[0].source, "model_error", repr(exc)[:300]))
+                return [], np.zeros(0, np.float32)
+            half = len(beats) // 2
+            first, a = await self._isolating(beats[:half], rejected)
+            second, b = await self._isolating(beats[half:], rejected)
+            return first + second, np.concatenate([a, b])
+        finite = np.isfinite(scores)
+        if finite.all():
+            return beats, scores
+        for beat in (b for b, f in zip(beats, finite, strict=True) if not f):
+            rejected.append((beat.source, "model_error", "non-finite reconstruction error"))
+        return [b for b, f in zip(beats, finite, strict=True) if f], scores[finite]
