@@ -12,7 +12,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11+ is required")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,onnx]'
+	$(BIN)/python -m pip install -q -e '.[test,onnx,dev]'
 	touch $@
 
 demo: install
@@ -25,6 +25,9 @@ test: install lint
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+	$(BIN)/python tools/import_cycles.py
 
 # Known vulnerabilities of the installed dependencies: pip-audit (needs osv.dev or PyPI's
 # per-version JSON); where it cannot audit every dependency, the PyPI-latest fallback.

@@ -7,10 +7,11 @@ over the 140 samples of ``|beat - reconstruction|`` (the reference notebook's L1
 from __future__ import annotations
 
 import copy
+import importlib.util
 import io
 import logging
 import warnings
-from typing import Literal, Protocol
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -18,17 +19,16 @@ from numpy.typing import NDArray
 from torch import nn
 
 from models.network import LstmAutoencoder
+from models.runtimes import RUNTIMES, RuntimeName
+
+__all__ = ["RUNTIMES", "Runtime", "RuntimeName", "available_runtimes", "make_runtime"]
 
 logger = logging.getLogger(__name__)
 
-RuntimeName = Literal["torch", "torch-bf16", "onnxruntime"]
-RUNTIMES: tuple[RuntimeName, ...] = ("torch", "torch-bf16", "onnxruntime")
 
 
 def available_runtimes() -> tuple[RuntimeName, ...]:
     """The runtimes usable here: ONNX Runtime only with the optional ``onnx`` extra."""
-    import importlib.util
-
     if importlib.util.find_spec("onnxruntime") is None:
         return ("torch", "torch-bf16")
     return RUNTIMES
@@ -96,7 +96,9 @@ def export_onnx(model: LstmAutoencoder) -> bytes:
 
 def _export(model: LstmAutoencoder, example: torch.Tensor, buffer: io.BytesIO) -> None:
     torch.onnx.export(
-        ScoreGraph(model).eval(), (example,), buffer, input_names=["beats"],
+        # torch's annotation names only paths, but export writes to a file-like object too.
+        ScoreGraph(model).eval(), (example,), buffer,  # type: ignore[arg-type]
+        input_names=["beats"],
         output_names=["scores"], dynamic_axes={"beats": {0: "batch"}, "scores": {0: "batch"}},
         opset_version=17, dynamo=False,
     )
@@ -112,7 +114,7 @@ class OnnxRuntime:
 
     def set_threads(self, num_threads: int) -> None:
         """Rebuild the session with ``num_threads`` intra-op threads."""
-        import onnxruntime as ort
+        import onnxruntime as ort  # local: onnxruntime loads only when used (fast --help)
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = num_threads

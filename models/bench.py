@@ -6,6 +6,7 @@ import logging
 import multiprocessing
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ from numpy.typing import NDArray
 from models.backends import RuntimeName
 from models.detector import Detector, load_detector
 from models.network import REFERENCE_HIDDEN, LstmAutoencoder
+from models.preprocess import BEAT_LENGTH
 
 logger = logging.getLogger(__name__)
 
@@ -42,18 +44,25 @@ def beats_per_second(score: Callable[[NDArray[np.float32]], Any], beats: NDArray
     return best
 
 
-def reference_detector(num_threads: int, seed: int = 0) -> Detector:
-    """The reference notebook's architecture (LSTM 1->256->128 / 128->128->256), torch fp32."""
+def reference_model(seed: int = 0) -> LstmAutoencoder:
+    """The reference notebook's architecture (LSTM 1->256->128 / 128->128->256), seeded weights.
+
+    The one reference model: ``model bench`` and ``ecg-stream bench`` both measure it.
+    """
     torch.manual_seed(seed)
-    model = LstmAutoencoder(140, REFERENCE_HIDDEN).eval()
-    return Detector(model, 0.0, "reference", "torch", num_threads)
+    return LstmAutoencoder(BEAT_LENGTH, REFERENCE_HIDDEN).eval()
+
+
+def reference_detector(num_threads: int, seed: int = 0) -> Detector:
+    """:func:`reference_model` as a torch fp32 detector."""
+    return Detector(reference_model(seed), 0.0, "reference", "torch", num_threads)
 
 
 def untrained_detector(hidden: tuple[int, ...], runtime: RuntimeName, num_threads: int,
                        seed: int = 0) -> Detector:
     """A seeded random-weight model of the given sizes, for speed curves only."""
     torch.manual_seed(seed)
-    model = LstmAutoencoder(140, hidden).eval()
+    model = LstmAutoencoder(BEAT_LENGTH, hidden).eval()
     return Detector(model, 0.0, f"untrained-{'-'.join(map(str, hidden))}", runtime, num_threads)
 
 
@@ -79,7 +88,7 @@ def run_bench(detector: Detector, batches: Sequence[int] = DEFAULT_BATCHES,
     rng = np.random.default_rng(seed)
     beats = rng.standard_normal((max(batches), detector.seq_len)).astype(np.float32)
     name = f"{detector.version}:{detector.runtime_name}"
-    results = []
+    results: list[dict[str, Any]] = []
     for batch in batches:
         rate = beats_per_second(detector.score, beats[:batch], seconds, repeats)
         results.append({"model": name, "batch": batch, "beats_per_s": round(rate, 1),
@@ -107,17 +116,16 @@ def run_bench(detector: Detector, batches: Sequence[int] = DEFAULT_BATCHES,
     }
 
 
-def _process_rate(args: tuple[str | None, str, int, float, int]) -> float:
+def _process_rate(args: tuple[str | None, RuntimeName, int, float, int]) -> float:
     """Worker of :func:`multi_process_rate`: one single-thread detector in its own process."""
     path, runtime, batch, seconds, repeats = args
-    from pathlib import Path
 
-    detector = load_detector(Path(path) if path else None, runtime, num_threads=1)  # type: ignore[arg-type]
+    detector = load_detector(Path(path) if path else None, runtime, num_threads=1)
     beats = np.random.default_rng(0).standard_normal((batch, detector.seq_len)).astype(np.float32)
     return beats_per_second(detector.score, beats, seconds, repeats)
 
 
-def multi_process_rate(path: str | None, runtime: str, batch: int, processes: int,
+def multi_process_rate(path: str | None, runtime: RuntimeName, batch: int, processes: int,
                        seconds: float, repeats: int) -> float:
     """Total beats/s of ``processes`` single-thread scorer processes running side by side.
 

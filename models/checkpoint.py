@@ -24,6 +24,7 @@ from safetensors.torch import load_file, save_file
 
 from models.data import sha256_file
 from models.network import LstmAutoencoder
+from models.preprocess import BEAT_LENGTH
 from stream.errors import CheckpointError
 
 logger = logging.getLogger(__name__)
@@ -38,7 +39,6 @@ PINNED_FILE = CHECKPOINTS_DIR / "PINNED.json"
 SHIPPED = {"default": DEFAULT_DIR, "ucr": UCR_DIR}
 SEAL_TEXT = ("sha256 of the canonical config.json (sorted keys, compact separators, ASCII, "
              "without 'seal'), a NUL byte, then the bytes of model.safetensors")
-BEAT_LENGTH = 140  # the stream resamples every beat to 140 samples
 NORMALIZATION = {"method": "znormalize", "beat_length": BEAT_LENGTH, "ddof": 1,
                  "text": "per beat: subtract the mean, divide by the sample std (ddof=1)"}
 MAX_LAYERS, MAX_HIDDEN = 8, 4096
@@ -230,8 +230,9 @@ def check_thresholds(config: dict[str, Any], model: LstmAutoencoder, directory: 
         CheckpointError: naming the threshold and its value.
     """
     where = f"checkpoint {directory / CONFIG_FILE}"
-    block = config.get("threshold")
-    by_runtime = block.get("by_runtime") if isinstance(block, dict) else None
+    found = config.get("threshold")
+    block: dict[str, Any] = found if isinstance(found, dict) else {}
+    by_runtime = block.get("by_runtime")
     if not isinstance(by_runtime, dict) or not by_runtime:
         msg = f"{where}: threshold.by_runtime {by_runtime!r} is not a non-empty mapping"
         raise CheckpointError(msg)

@@ -23,6 +23,12 @@ logger = logging.getLogger(__name__)
 DEFAULT_BATCH = 256
 
 
+def bucket_size(n: int, batch_size: int) -> int:
+    """The batch size ``n`` rows are scored as: the next power of two (at least 2), at most
+    ``batch_size`` (and at least ``n``)."""
+    return max(n, min(1 << max(n - 1, 1).bit_length(), batch_size))
+
+
 class Detector:
     """Batched reconstruction-error scorer around a trained autoencoder.
 
@@ -86,20 +92,29 @@ class Detector:
         return np.concatenate(chunks)
 
     def warm_up(self, max_batch: int) -> None:
-        """Score throwaway batches of sizes 2 to ``max_batch`` (nothing is kept).
+        """Score throwaway batches of every bucket size up to ``max_batch`` (nothing is kept).
 
-        The first real beats then do not pay the runtime's one-time costs.
+        The first real beats then do not pay the runtime's one-time costs, and the memory
+        the runtime keeps per input shape is taken at start-up.
         """
-        for size in sorted({2, min(8, max_batch), max(2, max_batch // 2), max(2, max_batch)}):
+        top = bucket_size(max(2, min(max_batch, self.batch_size)), self.batch_size)
+        for size in sorted({bucket_size(2 ** k, self.batch_size)
+                            for k in range(1, top.bit_length())} | {top}):
             self.score(np.zeros((size, self.seq_len), dtype=np.float32))
 
     def _run(self, x: NDArray[np.float32]) -> NDArray[np.float32]:
+        # Padded (last row repeated) to a bucket size: the runtimes keep per-input-shape
+        # state (torch's CPU LSTM about 1.3 MiB a batch size, never released), so a stream
+        # of ragged batches would grow the process by each new size it happens to see.
         # A batch of one takes another kernel path in torch's LSTM whose float32 result
-        # differs from the batched one by up to ~3e-6 per sample; scoring it as a batch of
-        # two keeps a beat's score independent of how a stream happened to batch it.
-        if len(x) == 1:
-            return self._runtime(np.repeat(x, 2, axis=0))[:1]
-        return self._runtime(x)
+        # differs from the batched one by up to ~3e-6 per sample; padding it to two keeps a
+        # beat's score independent of how a stream happened to batch it (a row's score does
+        # not depend on the batch size from two up).
+        n = len(x)
+        size = bucket_size(n, self.batch_size)
+        if size == n:
+            return self._runtime(x)
+        return self._runtime(np.concatenate([x, np.repeat(x[-1:], size - n, axis=0)]))[:n]
 
 
     def reconstruct(self, beats: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -111,7 +126,7 @@ class Detector:
         Returns:
             float32 ``(n, 140)``.
         """
-        import torch
+        import torch  # local: torch loads only when used (fast --help)
 
         with torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(beats, dtype=np.float32)).unsqueeze(-1)

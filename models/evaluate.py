@@ -12,12 +12,12 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from models.calibrate import decide
 from models.detector import Detector
+from models.metrics import confusion, f1_score, nearest_neighbour_distance
 from models.splits import Splits
 
 logger = logging.getLogger(__name__)
 
 LOW_PREVALENCE = 0.05
-_NN_CHUNK = 1024
 
 
 @dataclass(frozen=True)
@@ -40,28 +40,6 @@ def score_splits(detector: Detector, splits: Splits) -> Scores:
     )
 
 
-def nearest_neighbour_distance(
-    reference: NDArray[np.float32], queries: NDArray[np.float32]
-) -> NDArray[np.float32]:
-    """Euclidean distance from each query beat to its nearest reference beat (1-NN baseline).
-
-    Args:
-        reference: float32 ``(m, 140)``, the training normal beats.
-        queries: float32 ``(n, 140)``.
-
-    Returns:
-        float32 ``(n,)``.
-    """
-    ref = reference.astype(np.float64)
-    ref_sq = (ref**2).sum(axis=1)
-    out = np.empty(len(queries), dtype=np.float32)
-    for start in range(0, len(queries), _NN_CHUNK):
-        q = queries[start : start + _NN_CHUNK].astype(np.float64)
-        d2 = (q**2).sum(axis=1)[:, None] + ref_sq[None, :] - 2.0 * q @ ref.T
-        out[start : start + len(q)] = np.sqrt(np.maximum(d2.min(axis=1), 0.0))
-    return out
-
-
 def _weights(labels: NDArray[np.int8], prevalence: float) -> NDArray[np.float64]:
     """Sample weights that make anomalies ``prevalence`` of the total weight."""
     n_anomaly, n_normal = int(labels.sum()), int(len(labels) - labels.sum())
@@ -81,11 +59,9 @@ def binary_metrics(
     """
     labels = np.r_[np.zeros(len(normal), np.int8), np.ones(len(anomaly), np.int8)]
     scores = np.r_[normal, anomaly].astype(np.float64)
-    flagged = decide(scores, threshold)
-    tp, fp = int((flagged & (labels == 1)).sum()), int((flagged & (labels == 0)).sum())
-    fn, tn = int(len(anomaly) - tp), int(len(normal) - fp)
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / len(anomaly)
+    counts = confusion(labels == 1, decide(scores, threshold))
+    tp, fp, fn, tn = counts.tp, counts.fp, counts.fn, counts.tn
+    precision, recall = counts.precision, counts.recall
     low = _weights(labels, LOW_PREVALENCE)
     weight = float(low[-1])  # of one anomaly
     low_precision = tp * weight / (tp * weight + fp) if tp + fp else 0.0
@@ -96,15 +72,11 @@ def binary_metrics(
         "prevalence": len(anomaly) / len(labels),
         "precision": precision,
         "recall": recall,
-        "f1": _f1(precision, recall),
-        "f1_at_5pct": _f1(low_precision, recall),
+        "f1": counts.f1,
+        "f1_at_5pct": f1_score(low_precision, recall),
         "threshold": float(threshold),
         "confusion": {"tn": tn, "fp": fp, "fn": fn, "tp": tp},
     }
-
-
-def _f1(precision: float, recall: float) -> float:
-    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
 
 
 def evaluate_scores(splits: Splits, scores: Scores, threshold: float) -> dict[str, Any]:

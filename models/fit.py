@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -127,7 +127,8 @@ def package_checkpoint(data: Ecg5000, model: LstmAutoencoder, training: dict[str
 
 def model_hidden(model: LstmAutoencoder) -> tuple[int, ...]:
     """The encoder's hidden sizes of a network."""
-    return tuple(layer.hidden_size for layer in model.encoder)
+    # nn.ModuleList does not type its items: the encoder's are the LSTMs it was built with.
+    return tuple(cast(torch.nn.LSTM, layer).hidden_size for layer in model.encoder)
 
 
 def recalibrate_checkpoint(data: Ecg5000, source: Path, rule: QuantileRule, out: Path,

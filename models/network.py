@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from models.preprocess import BEAT_LENGTH
+
 REFERENCE_HIDDEN = (256, 128)
 
 
@@ -16,7 +18,7 @@ class LstmAutoencoder(nn.Module):
     ``hidden=(256, 128)`` is the reference notebook's architecture.
     """
 
-    def __init__(self, seq_len: int = 140, hidden: tuple[int, ...] = (64, 32)) -> None:
+    def __init__(self, seq_len: int = BEAT_LENGTH, hidden: tuple[int, ...] = (64, 32)) -> None:
         super().__init__()
         self.seq_len = seq_len
         sizes = (1, *hidden)

@@ -19,7 +19,7 @@ def plot_histograms(normal: NDArray[np.floating], anomaly: NDArray[np.floating],
                     threshold: float, path: Path) -> Path:
     """Histograms of normal vs anomalous reconstruction errors with the threshold line."""
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    bins = np.linspace(0.0, float(np.quantile(np.r_[normal, anomaly], 0.995)), 80)
+    bins = np.linspace(0.0, float(np.quantile(np.r_[normal, anomaly], 0.995)), 80).tolist()
     ax.hist(normal, bins=bins, alpha=0.6, density=True, label=f"normal (n={len(normal)})")
     ax.hist(anomaly, bins=bins, alpha=0.6, density=True, label=f"anomaly (n={len(anomaly)})")
     ax.axvline(threshold, color="k", linestyle="--", label=f"threshold {threshold:.2f}")

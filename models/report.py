@@ -10,7 +10,8 @@ from models.backends import RuntimeName
 from models.checkpoint import DEFAULT_DIR, UCR_DIR, read_config
 from models.data import Ecg5000
 from models.detector import load_detector
-from models.evaluate import evaluate_scores, nearest_neighbour_distance, score_splits
+from models.evaluate import evaluate_scores, score_splits
+from models.metrics import nearest_neighbour_distance
 from models.plots import GRID_COLUMNS, plot_histograms, plot_reconstructions, plot_roc
 from models.splits import Protocol, Splits, make_splits
 from stream.errors import CheckpointError

@@ -15,32 +15,11 @@ from torch import nn
 from tqdm import tqdm
 
 from models.network import LstmAutoencoder
+from models.train_config import TrainConfig
+
+__all__ = ["TrainConfig", "TrainResult", "pick_device", "train"]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Hyper-parameters of one training run (all recorded in the checkpoint).
-
-    ``noise`` > 0 trains a denoising autoencoder: Gaussian noise of that standard deviation
-    is added to each input beat, the target stays the clean beat. ``max_minutes`` stops
-    training after the epoch that passes that wall-clock budget (best weights kept).
-    """
-
-    hidden: tuple[int, ...] = (64, 32)
-    epochs: int = 150
-    batch_size: int = 32
-    lr: float = 2e-3
-    lr_factor: float = 0.5
-    lr_patience: int = 6
-    patience: int = 20
-    grad_clip: float = 1.0
-    seed: int = 1
-    threads: int = 2
-    device: str = "auto"
-    noise: float = 0.0
-    max_minutes: float | None = None
 
 
 @dataclass

@@ -7,7 +7,6 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from sklearn.model_selection import train_test_split
 
 NORMAL = 1
 SEED = 42
@@ -25,6 +24,8 @@ def seed_test_rows(labels: NDArray[np.integer]) -> NDArray[np.int64]:
     order = np.random.RandomState(SEED).permutation(len(labels))
     shuffled = labels[order]
     normal_rows, anomaly_rows = order[shuffled == NORMAL], order[shuffled != NORMAL]
+    from sklearn.model_selection import train_test_split  # local: keeps --help fast
+
     _, held_out = train_test_split(normal_rows, test_size=0.15, random_state=SEED)
     _, test = train_test_split(held_out, test_size=0.33, random_state=SEED)
     return np.concatenate([test, anomaly_rows]).astype(np.int64)

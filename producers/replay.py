@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -15,7 +15,8 @@ from producers.manifest import ManifestRecord, ManifestWriter
 from producers.pacing import Pacer
 from producers.plan import Assignment, assign, patient_id
 from stream.wire.binary import encode_beat, encode_frame, sample_bytes
-from stream.wire.schemas import SCHEMA_VERSION, now_ms
+from stream.wire.encode import beat_json, frame_json, samples_json
+from stream.wire.schemas import now_ms
 
 log = logging.getLogger(__name__)
 Mode = Literal["beat", "continuous"]
@@ -23,9 +24,22 @@ Encoding = Literal["json", "f32"]
 NOMINAL_FS = 140.0  # Hz: a 140-sample ECG5000 beat lasts about 1 s (60 bpm)
 
 
+class ProducerLike(Protocol):
+    """The Kafka producer as :class:`Replayer` calls it (kafka-python's ``KafkaProducer``)."""
+
+    def send(self, topic: str, *, key: bytes, value: bytes) -> object:
+        """Queue one record for ``topic``."""
+
+    def flush(self, timeout: float | None = None) -> object:
+        """Block until every queued record was sent (at most ``timeout`` s)."""
+
+
 @dataclass
 class ReplayOptions:
-    """What to replay and how fast (see ``ecg-stream replay --help``)."""
+    """What to replay and how fast; the defaults are ``ecg-stream replay``'s (see its --help).
+
+    ``hrv`` defaults to :data:`producers.stitch.DEFAULT_HRV` (not imported here: scipy).
+    """
 
     mode: Mode = "beat"
     patients: int = 16
@@ -34,7 +48,7 @@ class ReplayOptions:
     loop: bool = False
     seed: int = 0
     frame_size: int = 128
-    hrv: tuple[int, int] | None = None
+    hrv: tuple[int, int] | None = (120, 160)
     encoding: Encoding = "json"
 
 
@@ -54,21 +68,10 @@ class ReplayReport:
         return self.beats_sent / self.seconds if self.seconds else 0.0
 
 
-def samples_json(values: NDArray[np.float32]) -> str:
-    """A JSON array of float32 samples, each the shortest decimal that parses back exactly.
-
-    The worker therefore sees bit-for-bit the float32 values offline evaluation scores
-    (rounding to 6 decimals moved scores by up to 1.3e-4), in about 10 characters each.
-    """
-    values = np.asarray(values, dtype=np.float32)
-    return "[" + ",".join(np.format_float_positional(v, unique=True, trim="-")
-                          for v in values) + "]"
-
-
 class Replayer:
     """Replays rows of ECG5000 (beats ``(5000, 140)``, labels ``(5000,)``) into Kafka."""
 
-    def __init__(self, producer: Any, beats_topic: str, signal_topic: str,
+    def __init__(self, producer: ProducerLike, beats_topic: str, signal_topic: str,
                  beats: NDArray[np.float32], labels: NDArray[np.integer],
                  rows: NDArray[np.int64], options: ReplayOptions,
                  manifest: ManifestWriter, progress: Any = None) -> None:
@@ -122,17 +125,14 @@ class Replayer:
             self._beat_samples[row] = samples
         if isinstance(samples, bytes):
             return encode_beat(pid, seq, samples, sent)
-        return (f'{{"schema":{SCHEMA_VERSION},"patient":"{pid}","seq":{seq},'
-                f'"samples":{samples},"sent_ms":{sent}}}').encode()
+        return beat_json(pid, seq, samples, sent)
 
     def _frame_value(self, pid: str, frame_seq: int, start: int,
                      samples: NDArray[np.float32]) -> bytes:
         """The FrameMessage value of one frame."""
         if self.options.encoding == "f32":
             return encode_frame(pid, frame_seq, start, NOMINAL_FS, samples, now_ms())
-        return (f'{{"schema":{SCHEMA_VERSION},"patient":"{pid}","frame_seq":{frame_seq},'
-                f'"start_sample":{start},"fs":{NOMINAL_FS},'
-                f'"samples":{samples_json(samples)},"sent_ms":{now_ms()}}}').encode()
+        return frame_json(pid, frame_seq, start, NOMINAL_FS, samples, now_ms())
 
     def _send_frames(self, plan: Assignment, pacer: Pacer, deadline: float | None,
                      report: ReplayReport) -> bool:
@@ -156,7 +156,10 @@ class Replayer:
 
     def _patient_frames(self, plan: Assignment, patient: int
                         ) -> Iterator[tuple[str, bytes, int, int]]:
-        from producers.stitch import frames, stitch
+        from producers.stitch import (  # local: scipy loads only when used (fast --help)
+            frames,
+            stitch,
+        )
 
         mine = plan.rows[plan.patient == patient]
         if len(mine) == 0:

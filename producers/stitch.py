@@ -25,7 +25,7 @@ Signal model (see ``docs/continuous-mode.md``):
   about +/-14 % around the 140 samples of a beat, the beat-to-beat RR spread of a resting
   adult (60-70 bpm with +/-10-15 % variability); wider ranges are allowed.
 * Resampling uses a cubic spline through the samples with both end points kept
-  (:func:`stream.segmentation.fiducial.resample_beat`): of linear, cubic, modified Akima, FFT and
+  (:func:`models.preprocess.resample_beat`): of linear, cubic, modified Akima, FFT and
   polyphase resampling it changed ECG5000 beats least on a 140 -> n -> 140 round trip (mean absolute
   error 0.012 for n=120, 0.004 for n=160, in units of the beat's standard deviation).
 """
@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from stream.segmentation.fiducial import resample_beat
+from models.preprocess import BEAT_LENGTH, resample_beat
 
 DEFAULT_HRV: tuple[int, int] = (120, 160)
 JOIN_LEVEL = "level"
@@ -67,7 +67,7 @@ class Stitched:
 
 
 def beat_lengths(
-    n: int, rng: np.random.Generator, hrv: tuple[int, int] | None, base: int = 140
+    n: int, rng: np.random.Generator, hrv: tuple[int, int] | None, base: int = BEAT_LENGTH
 ) -> NDArray[np.int64]:
     """Draw the length of each of ``n`` beats.
 

@@ -10,11 +10,17 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from models.runtimes import RuntimeName
 from stream.redact import redact_urls
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 MIN_TOKEN_LENGTH = 16
+
+
+def split_servers(bootstrap: str) -> list[str]:
+    """``host:port[,host:port]`` as a list of stripped ``host:port`` strings (the one parse)."""
+    return [server.strip() for server in bootstrap.split(",")]
 
 
 class Settings(BaseSettings):
@@ -77,7 +83,7 @@ class Settings(BaseSettings):
     batch_size: int = Field(128, ge=1, description="most beats in one model call")
     batch_within_ms: int = Field(25, ge=1, description="longest a beat waits for its batch")
     torch_threads: int = Field(1, ge=1, description="intra-op threads of the scorer")
-    model_runtime: Literal["torch", "torch-bf16", "onnxruntime"] | None = Field(
+    model_runtime: RuntimeName | None = Field(
         None, description="scorer runtime; unset: the one the checkpoint recommends")
     max_payload_bytes: int = Field(65_536, ge=256, description="larger messages are dead-lettered")
     max_buffer_samples: int = Field(8_192, ge=512, description="per-patient continuous buffer cap")
@@ -137,13 +143,14 @@ class Settings(BaseSettings):
     kafka_version: str = Field("4.1.1", description="Kafka resolved from Maven Central")
     kafka_controller_port: int = Field(9093, ge=1, le=65535,
                                        description="KRaft controller port (local broker)")
+    kafka_heap: str = Field("-Xmx768m", description="JVM heap option of the local broker")
     infra_timeout_s: float = Field(90.0, gt=0, description="longest wait for a service to start")
 
     @field_validator("kafka_bootstrap")
     @classmethod
     def _bootstrap_has_ports(cls, value: str) -> str:
-        for server in value.split(","):
-            host, _, port = server.strip().rpartition(":")
+        for server in split_servers(value):
+            host, _, port = server.rpartition(":")
             if not host or not port.isdigit():
                 msg = f"bootstrap server {redact_urls(server)!r} is not host:port"
                 raise ValueError(msg)
@@ -198,11 +205,16 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def kafka_servers(self) -> list[str]:
+        """The bootstrap servers as ``host:port`` strings, as the Kafka clients take them."""
+        return split_servers(self.kafka_bootstrap)
+
+    @property
     def kafka_hosts(self) -> list[tuple[str, int]]:
-        """The bootstrap servers as (host, port) pairs."""
+        """The bootstrap servers as (host, port) pairs (IPv6 brackets removed)."""
         pairs = []
-        for server in self.kafka_bootstrap.split(","):
-            host, _, port = server.strip().rpartition(":")
+        for server in self.kafka_servers:
+            host, _, port = server.rpartition(":")
             pairs.append((host.strip("[]"), int(port)))
         return pairs
 

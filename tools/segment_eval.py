@@ -34,21 +34,35 @@ import numpy as np
 from numpy.typing import NDArray
 
 import producers.stitch
+from models.data import Ecg5000, load_ecg5000
+from models.metrics import confusion, nearest_neighbour_distance
+from models.preprocess import BEAT_LENGTH
 from producers.stitch import DEFAULT_HRV, JOIN_LEVEL, JOINS, frames, stitch
 from stream.segmentation.beatfit import learn_templates
+from stream.segmentation.config import SegmenterConfig
 from stream.segmentation.fiducial import FIDUCIAL_JSON, learn_fiducial, save_fiducial
-from stream.segmentation.segmenter import Beat, PatientSegmenter, SegmenterConfig
+from stream.segmentation.quality import DEFAULT_ONSET_TOLERANCE, match_onsets
+from stream.segmentation.segmenter import Beat, PatientSegmenter
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-TOLERANCE = 14  # samples: 10 % of a 140-sample beat
+
+@functools.lru_cache(maxsize=4)
+def _ecg5000(data_dir: Path) -> Ecg5000:
+    # With a data directory load_ecg5000 neither reads nor writes the cache directory.
+    return load_ecg5000(data_dir, data_dir, allow_download=False)
 
 
 def load_split(data_dir: Path, split: str) -> tuple[NDArray[np.float32], NDArray[np.int8]]:
-    """Beats (float32, ``(n, 140)``) and labels (int8, ``(n,)``) of ECG5000_<split>.txt."""
-    table = np.loadtxt(data_dir / f"ECG5000_{split}.txt")
-    return table[:, 1:].astype(np.float32), table[:, 0].astype(np.int8)
+    """Beats (float32, ``(n, 140)``) and labels (int8, ``(n,)``) of ECG5000_<split>.
+
+    Read once per directory with :func:`models.data.load_ecg5000` (checksums recorded, a
+    mismatch warned about); do not modify the returned arrays.
+    """
+    data = _ecg5000(Path(data_dir))
+    part = data.train if split == "TRAIN" else data.test
+    return part.beats, part.labels
 
 
 def segment_signal(signal: NDArray, frame_size: int, fs: float = 140.0) -> list[Beat]:
@@ -58,27 +72,6 @@ def segment_signal(signal: NDArray, frame_size: int, fs: float = 140.0) -> list[
     for seq, start, samples in frames(signal, frame_size):
         beats += segmenter.push(seq, start, fs, samples).beats
     return beats + segmenter.finish().beats
-
-
-def match_onsets(
-    detected: NDArray[np.int64], true: NDArray[np.int64], tolerance: int
-) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
-    """One-to-one matches (detected index, true index) within ``tolerance`` samples."""
-    if detected.size == 0 or true.size == 0:
-        return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
-    right = np.clip(np.searchsorted(true, detected), 0, true.size - 1)
-    left = np.clip(right - 1, 0, true.size - 1)
-    nearest = np.where(np.abs(detected - true[left]) <= np.abs(detected - true[right]), left, right)
-    error = np.abs(detected - true[nearest])
-    order = np.argsort(error, kind="stable")
-    seen: set[int] = set()
-    keep = []
-    for i in order:
-        if error[i] <= tolerance and nearest[i] not in seen:
-            seen.add(int(nearest[i]))
-            keep.append(i)
-    keep_arr = np.sort(np.asarray(keep, dtype=np.intp))
-    return keep_arr, nearest[keep_arr]
 
 
 @dataclass
@@ -100,11 +93,13 @@ def _simulate(beats: NDArray, patients: int, frame_size: int, hrv: tuple[int, in
         stitched = stitch(beats[chunk], rng, hrv)
         found = segment_signal(stitched.signal, frame_size)
         onsets = np.asarray([b.onset_sample for b in found], dtype=np.int64)
-        det, tru = match_onsets(onsets, stitched.onsets, tolerance)
+        pairs = match_onsets(stitched.onsets, onsets, tolerance)
+        tru = np.asarray([i for i, _ in pairs], dtype=np.intp)
+        det = np.asarray([j for _, j in pairs], dtype=np.intp)
         run.onsets_true.append(stitched.onsets)
         run.onsets_found.append(onsets)
         recut = [found[i].samples for i in det]
-        run.recut.append(np.stack(recut) if recut else np.empty((0, 140), dtype=np.float32))
+        run.recut.append(np.stack(recut) if recut else np.empty((0, BEAT_LENGTH), dtype=np.float32))
         run.index_true.append(chunk[tru])
         run.index_found.append(det)
         run.errors.append(onsets[det] - stitched.onsets[tru])
@@ -113,28 +108,26 @@ def _simulate(beats: NDArray, patients: int, frame_size: int, hrv: tuple[int, in
 
 def nn_scores(train_normals: NDArray, beats: NDArray) -> NDArray[np.float64]:
     """Distance of each beat to its nearest training normal (an anomaly score)."""
-    sq = (beats**2).sum(1)[:, None] - 2 * beats @ train_normals.T + (train_normals**2).sum(1)
-    return np.sqrt(np.maximum(sq.min(axis=1), 0.0))
+    return nearest_neighbour_distance(train_normals, beats, dtype=np.float64)
 
 
 def _f1(scores: NDArray, anomalous: NDArray[np.bool_], threshold: float) -> float:
-    predicted = scores > threshold
-    tp = float(np.sum(predicted & anomalous))
-    return 2 * tp / max(1.0, float(predicted.sum() + anomalous.sum()))
+    return confusion(anomalous, scores > threshold).f1
 
 
 def _train_threshold(train: NDArray, labels: NDArray) -> float:
     normals = train[labels == 1]
     scores = nn_scores(normals, train)
-    scores[labels == 1] = np.sort(np.sqrt(np.maximum(
-        (normals**2).sum(1)[:, None] - 2 * normals @ normals.T + (normals**2).sum(1), 0)), 1)[:, 1]
+    # A normal's own distance is 0: leave it out, take its nearest other normal.
+    scores[labels == 1] = nearest_neighbour_distance(normals, normals, rank=1, dtype=np.float64)
     candidates = np.unique(scores)
     return float(max(candidates, key=lambda t: _f1(scores, labels != 1, t)))
 
 
 def evaluate(data_dir: Path, patients: int = 4, frame_size: int = 64,
              hrv: tuple[int, int] | None = DEFAULT_HRV, seed: int = 0,
-             tolerance: int = TOLERANCE, limit: int | None = None) -> dict[str, object]:
+             tolerance: int = DEFAULT_ONSET_TOLERANCE, limit: int | None = None
+             ) -> dict[str, object]:
     """Segment the TEST split replayed as ``patients`` signals; return the figures."""
     test, labels = load_split(data_dir, "TEST")
     if limit is not None:
@@ -231,10 +224,10 @@ def segment_messages(values: list[bytes]) -> list[Any]:
     Returns:
         ``stream.worker.scoring.PendingBeat`` list in the order the pool produced them.
     """
+    from stream.beats import PendingBeat
     from stream.segmentation.pool import SegmenterPool
     from stream.settings import Settings
     from stream.wire.schemas import FrameMessage
-    from stream.worker.scoring import PendingBeat
 
     pool = SegmenterPool(Settings())
     pending: list[PendingBeat] = []
@@ -278,21 +271,24 @@ def pipeline(data_dir: Path, split: str = "seed-test", patients: int = 32, seed:
 
 
 def _default_checkpoint() -> Path:
-    root = Path(__file__).resolve().parent.parent / "models" / "checkpoints"
-    return root / "default" if (root / "default").is_dir() else root / "ucr"
+    from models.checkpoint import DEFAULT_DIR, UCR_DIR
+
+    return DEFAULT_DIR if DEFAULT_DIR.is_dir() else UCR_DIR
 
 
-def _onset_errors(records: list[Any], scores: list[Any]) -> dict[str, float]:
-    """Signed error (found - true) of each true onset's nearest detection within tolerance."""
+def _onset_errors(records: list[Any], scores: list[Any],
+                  tolerance: int = DEFAULT_ONSET_TOLERANCE) -> dict[str, float]:
+    """Signed error (found - true) of each patient's onsets matched by :func:`match_onsets`."""
+    true: dict[str, list[int]] = {}
     found: dict[str, list[int]] = {}
+    for record in records:
+        true.setdefault(record.patient, []).append(record.onset_sample)
     for score in scores:
         found.setdefault(score.patient, []).append(score.onset_sample)
     errors = []
-    for record in records:
-        onsets = np.asarray(found.get(record.patient, [10**12]))
-        error = onsets[np.abs(onsets - record.onset_sample).argmin()] - record.onset_sample
-        if abs(error) <= TOLERANCE:
-            errors.append(int(error))
+    for patient, onsets in true.items():
+        detected = found.get(patient, [])
+        errors += [detected[j] - onsets[i] for i, j in match_onsets(onsets, detected, tolerance)]
     values = np.asarray(errors or [0])
     return {"abs_mean": round(float(np.abs(values).mean()), 3),
             "p1": float(np.percentile(values, 1)), "p99": float(np.percentile(values, 99)),

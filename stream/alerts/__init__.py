@@ -1,1 +1,1 @@
-"""Alerts: the M-of-N rule over score records, its consumer's metrics."""
+"""Alerts: the m-of-n rule over score records, the alert consumer loop, its metrics."""

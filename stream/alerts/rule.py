@@ -1,6 +1,6 @@
 """Alert rule: at least m of a patient's last n beats anomalous, then a cool-down.
 
-Pure logic (no kafka): :mod:`stream.cli.alerts` feeds it the records of ``ecg.anomalies``.
+Pure logic (no kafka): :mod:`stream.alerts.consumer` feeds it the records of ``ecg.anomalies``.
 Each (patient, mode) has its own window; the rule is described in
 ``docs/thresholds-and-alerts.md`` (section "Alerts").
 

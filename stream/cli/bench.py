@@ -2,225 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import logging
-import os
-import platform
 import time
-import uuid
 from pathlib import Path
-from typing import Any
 
 import click
 
+from stream.cli.base import emit, json_option
+from stream.runs.bench import run_bench
 from stream.settings import Settings
-
-log = logging.getLogger(__name__)
-REFERENCE_HIDDEN = (256, 128)
-# latency_steady_ms leaves out beats sent in the replay's first 2 s: the workers' start-up
-# (first fetches, first model and Redis calls, topic metadata) while the replay already runs.
-STEADY_AFTER_MS = 2000
-
-
-def machine() -> dict[str, Any]:
-    """Where the numbers were measured."""
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cores": os.cpu_count(), "cpu": model, "python": platform.python_version(),
-            "platform": platform.platform()}
-
-
-def reference_checkpoint(directory: Path, threshold: float) -> Path:
-    """A checkpoint of the reference notebook's size (random weights: speed only)."""
-    import torch
-
-    from models.checkpoint import save_checkpoint
-    from models.network import LstmAutoencoder
-
-    torch.manual_seed(0)
-    model = LstmAutoencoder(140, REFERENCE_HIDDEN).eval()
-    config = {"version": "reference-256-128-untrained", "runtime": "torch",
-              "threshold": {"by_runtime": {"torch": threshold}}}
-    return save_checkpoint(directory, model, config)
-
-
-def run_settings(settings: Settings, tag: str, **overrides: Any) -> Settings:
-    """Settings with topics, group and Redis prefix of their own for one benchmark run."""
-    from stream.clients.topics import ensure_topics
-
-    token = f"bench.{tag}.{uuid.uuid4().hex[:6]}"
-    data = settings.model_dump()
-    data.update({f"topic_{t}": f"{token}.{t}" for t in
-                 ("beats", "signal", "scores", "anomalies", "deadletter", "alerts")})
-    data.update(worker_group=f"{token}.workers", redis_key_prefix=token, **overrides)
-    run = Settings(**data)
-    ensure_topics(run)
-    return run
-
-
-def run_once(settings: Settings, workdir: Path, workers: int, rate: float, duration: float,
-             patients: int, tag: str, prefill: bool = False, drain_s: float = 300.0,
-             encoding: str = "json") -> dict[str, Any]:
-    """One configuration: start workers, replay for ``duration`` s, measure, stop.
-
-    With ``prefill`` the replay runs first and the workers start after it, so the run
-    measures how fast they drain a backlog without the producer competing for the CPU
-    (latency is then meaningless). Outputs are awaited at most ``drain_s`` after the replay;
-    beats not scored by then are reported as ``backlog_at_end`` (lost only if drained).
-    """
-    from producers.manifest import read_manifest
-    from stream.cli.demo import offline_agreement
-    from stream.cli.evaluate import read_outputs
-    from stream.cli.replay import run_replay
-    from stream.observe.procstat import Sampler, memory_mb
-    from stream.runs.bench_stats import (
-        batch_sizes,
-        cpu_seconds_per_1000,
-        cpu_share,
-        latency_breakdown,
-        sustained_throughput,
-    )
-    from stream.runs.evaluation import evaluate_run, latency_ms
-    from stream.runs.lifecycle import Lifecycle
-    from stream.runs.processes import wait_group_stable
-    from stream.wire.schemas import now_ms
-
-    manifest = workdir / f"{tag}-manifest.jsonl"
-    replay = {"mode": "beat", "rate": rate, "duration": duration, "loop": True,
-              "patients": patients, "encoding": encoding}
-    sent = run_replay(settings, "all", manifest, **replay) if prefill else None
-    with Lifecycle() as life:  # the workers stop at the end, also on SIGINT/SIGTERM
-        procs = [life.start_worker(settings, workdir / f"{tag}-worker-{i}.log")
-                 for i in range(workers)]
-        wait_group_stable(settings, workers, procs)
-        sampler = Sampler(settings, settings.topic_beats, [p.pid for p in procs])
-        t0_ms = now_ms()
-        sampler.start()
-        sent = sent or run_replay(settings, "all", manifest, **replay)
-        header, records = read_manifest(manifest)
-        scores, dead = read_outputs(settings, header["started_ms"] - 1000, len(records),
-                                    idle_timeout=5.0, timeout=duration + drain_s)
-        sampler.stop()
-        peaks = [memory_mb(p.pid)[1] for p in procs if p.poll() is None]
-        codes = life.stop_workers()
-    report = evaluate_run(records, scores, len(dead))
-    agreement = offline_agreement(settings, records, scores)
-    # Missing beats count as lost only when the workers had consumed everything (no lag).
-    backlog = bool(sampler.lag) and sampler.lag[-1][1] > 0
-    return {
-        "tag": tag, "workers": workers, "offered_beats_per_s": rate,
-        "replay_beats_per_s": sent["beats_per_s"], "beats_sent": report["beats_sent"],
-        "beats_scored": report["beats_scored"],
-        "lost": 0 if backlog else report["missing"],
-        "backlog_at_end": report["missing"] if backlog else 0, "prefill": prefill,
-        "duplicates": report["duplicates"], "dead_lettered": report["dead_lettered"],
-        "throughput_beats_per_s": round(sustained_throughput(
-            [s for s in scores if s.sent_ms >= header["started_ms"] - 1000]), 1),
-        "latency_ms": report["latency_ms"],
-        "latency_steady_ms": latency_ms([s for s in scores
-                                         if s.sent_ms >= header["started_ms"] + STEADY_AFTER_MS]),
-        "latency_legs_ms": latency_breakdown(scores),
-        "batch_sizes": batch_sizes(scores),
-        "worker_cpu": [round(cpu_share(v), 2) for v in sampler.procs.values()],
-        "worker_cpu_s_per_1000_beats": round(cpu_seconds_per_1000(
-            list(sampler.procs.values()), report["beats_scored"]), 3),
-        "peak_rss_mb": round(max(peaks, default=0.0), 1), "worker_exit_codes": codes,
-        "lag": sampler.lag, "f1": report["f1"], "offline_f1": agreement["offline_f1"],
-        "f1_gap_points": round(100 * (agreement["offline_f1"] - report["f1"]), 3),
-        "decisions_match_offline": agreement["decisions_match_offline"],
-        "_scores": scores, "_t0_ms": t0_ms,
-    }
-
-
-def plot(results: list[dict[str, Any]], path: Path) -> Path:
-    """Throughput, p99 latency and consumer lag over time for each configuration."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from stream.runs.bench_stats import latency_series, per_second
-
-    fig, axes = plt.subplots(3, 1, figsize=(9, 9), sharex=True)
-    for result in results:
-        label = result["tag"]
-        series = per_second(result["_scores"], result["_t0_ms"])
-        axes[0].plot([t for t, _ in series], [c for _, c in series], label=label)
-        lat = latency_series(result["_scores"], result["_t0_ms"])
-        axes[1].plot([t for t, _ in lat], [v for _, v in lat], label=label)
-        axes[2].plot([t for t, _ in result["lag"]], [max(v, 0) for _, v in result["lag"]],
-                     label=label)
-    axes[0].set_ylabel("beats scored / s")
-    axes[1].set_ylabel("p99 latency (ms)")
-    axes[1].set_yscale("log")
-    axes[2].set_ylabel("consumer lag (beats)")
-    axes[2].set_xlabel("seconds since the workers were ready")
-    for ax in axes:
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.suptitle("ecg-stream bench: Kafka -> Faust worker -> Kafka, Redis statistics")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def _public(result: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in result.items() if not k.startswith("_") and k != "lag"}
-
-
-def run_bench(settings: Settings, workers: list[int], rate: float, duration: float,
-              patients: int, workdir: Path, baseline: bool, prefill: bool = False,
-              encoding: str = "json") -> dict[str, Any]:
-    """Every configuration in turn, then the batch-1 reference baseline; one report."""
-    from models.detector import load_detector
-    from stream.runs.lifecycle import Lifecycle
-
-    results = []
-    with Lifecycle() as life:  # the services it started stop at the end, also on a signal
-        life.start_services(settings)
-        for w in workers:
-            run = run_settings(settings, f"w{w}", topic_partitions=4)
-            results.append(run_once(run, workdir, w, rate, duration, patients, f"{w}-worker",
-                                    prefill, encoding=encoding))
-        if baseline:
-            threshold = load_detector(settings.checkpoint, runtime="torch").threshold
-            ref = reference_checkpoint(workdir / "reference-checkpoint", threshold)
-            run = run_settings(settings, "baseline", topic_partitions=4, batch_size=1,
-                               checkpoint=ref, model_runtime="torch")
-            results.append(run_once(run, workdir, 1, rate, duration, patients, "baseline",
-                                    prefill, drain_s=10.0, encoding=encoding))
-    main = max(results[: len(workers)], key=lambda r: r["throughput_beats_per_s"])
-    base = results[-1] if baseline else None
-    report = {
-        "throughput_beats_per_s": main["throughput_beats_per_s"],
-        "latency_ms": main["latency_ms"], "latency_steady_ms": main["latency_steady_ms"],
-        "lost": sum(r["lost"] for r in results),
-        "dead_lettered": sum(r["dead_lettered"] for r in results),
-        "peak_rss_mb": max(r["peak_rss_mb"] for r in results[: len(workers)]),
-        "baseline_throughput_beats_per_s": base["throughput_beats_per_s"] if base else None,
-        "ratio": round(main["throughput_beats_per_s"] / base["throughput_beats_per_s"], 2)
-        if base and base["throughput_beats_per_s"] else None,
-        "backlog_at_end": {r["tag"]: r["backlog_at_end"] for r in results},
-        "config": {"workers": workers, "offered_beats_per_s": rate, "duration_s": duration,
-                   "prefill": prefill, "encoding": encoding,
-                   "patients": patients, "partitions": 4, "batch_size": settings.batch_size,
-                   "batch_within_ms": settings.batch_within_ms,
-                   "torch_threads": settings.torch_threads,
-                   "model_runtime": settings.model_runtime or "checkpoint default"},
-        "machine": machine(),
-        "runs": [_public(r) for r in results],
-    }
-    report["plot"] = str(plot(results, workdir / "bench.png"))
-    (workdir / "bench.json").write_text(json.dumps(report, indent=2))
-    return report
 
 
 @click.command("bench")
@@ -240,7 +29,7 @@ def run_bench(settings: Settings, workers: list[int], rate: float, duration: flo
               show_default=True, help="Input message values: JSON or the float32 binary variant.")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("artifacts/bench"), show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option("Machine-readable output.")
 @click.pass_obj
 def bench(settings: Settings, workers: str, rate: float, duration: float, patients: int,
           baseline: bool, prefill: bool, encoding: str, workdir: Path, as_json: bool) -> None:
@@ -257,8 +46,6 @@ def bench(settings: Settings, workers: str, rate: float, duration: float, patien
       ecg-stream bench --workers 1 --rate 1000 --duration 60 --no-baseline
       ecg-stream bench --workers 2 --encoding f32 --prefill --no-baseline
     """
-    from stream.cli.base import emit
-
     counts = [int(w) for w in workers.split(",") if w.strip()]
     report = run_bench(settings, counts, rate, duration, patients, workdir, baseline, prefill,
                        encoding)

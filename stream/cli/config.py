@@ -9,6 +9,7 @@ from typing import Any
 import click
 from pydantic import SecretStr
 
+from stream.cli.base import emit, json_option
 from stream.redact import MASK, redact_urls
 from stream.settings import Settings
 
@@ -67,7 +68,7 @@ def effective(settings: Settings) -> dict[str, str]:
 @click.command("config")
 @click.option("--reference", is_flag=True,
               help="Print the configuration reference (Markdown: variable, default, meaning).")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option("Machine-readable output.")
 @click.pass_obj
 def config(settings: Settings, reference: bool, as_json: bool) -> None:
     """Show the effective settings (environment and options applied; secrets masked).
@@ -78,8 +79,6 @@ def config(settings: Settings, reference: bool, as_json: bool) -> None:
       ECG_BATCH_SIZE=128 ecg-stream config --json
       ecg-stream config --reference > docs/configuration-table.md
     """
-    from stream.cli.base import emit
-
     if reference:
         click.echo(reference_markdown(), nl=False)
         return

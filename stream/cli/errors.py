@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import kafka.errors
+
 from stream.clients.probes import port_open
 from stream.errors import KAFKA_HINT, KAFKA_SECURITY_HINT, REDIS_HINT
 from stream.redact import redact_urls
@@ -38,8 +40,7 @@ def _kafka_unavailable(exc: BaseException) -> str:
 
 def explain(exc: BaseException) -> str | None:
     """The message for a Kafka or Redis connection failure, or None for anything else."""
-    import kafka.errors
-    import redis.exceptions
+    import redis.exceptions  # local: keeps --help fast
 
     # kafka-python 3 raises KafkaTimeoutError("Unable to bootstrap from [...]") for no broker,
     # and also when a broker answers but refuses the login (it retries until the timeout).

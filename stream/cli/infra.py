@@ -6,8 +6,10 @@ import json
 
 import click
 
+from stream.cli.base import json_option
 from stream.infra import services
 from stream.infra.state import ServiceState
+from stream.runs.lifecycle import Lifecycle
 from stream.settings import Settings
 
 
@@ -36,12 +38,10 @@ def infra() -> None:
 
 
 @infra.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option("Machine-readable output.")
 @click.pass_obj
 def up(settings: Settings, as_json: bool) -> None:
     """Start Kafka and Redis (a healthy one at the configured address is reused)."""
-    from stream.runs.lifecycle import Lifecycle
-
     with Lifecycle() as life:  # interrupted half-way: stop what it started
         states = life.start_services(settings)
         life.pop_all()  # up: leave them running
@@ -49,7 +49,7 @@ def up(settings: Settings, as_json: bool) -> None:
 
 
 @infra.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option("Machine-readable output.")
 @click.pass_obj
 def down(settings: Settings, as_json: bool) -> None:
     """Stop the Kafka and Redis that `infra up` started; others are left alone."""
@@ -57,7 +57,7 @@ def down(settings: Settings, as_json: bool) -> None:
 
 
 @infra.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option("Machine-readable output.")
 @click.pass_obj
 def status(settings: Settings, as_json: bool) -> None:
     """Show whether Kafka and Redis answer, and which ones this project manages."""

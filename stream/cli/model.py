@@ -7,14 +7,24 @@ stays fast.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from models.calibrate import QuantileRule
+from models.runtimes import RUNTIMES, RuntimeName
+from models.train_config import TrainConfig
+from stream.cli.base import emit
 from stream.settings import Settings
 
+if TYPE_CHECKING:
+    from models.data import Ecg5000
+    from models.splits import Protocol
+
 PROTOCOL = click.Choice(["seed", "ucr"])
-RUNTIME = click.Choice(["torch", "torch-bf16", "onnxruntime"])
+RUNTIME = click.Choice(RUNTIMES)
+TRAIN = TrainConfig()
+QUANTILE = QuantileRule().quantile
 
 
 def _hidden(_: click.Context, __: click.Parameter, value: str) -> tuple[int, ...]:
@@ -37,14 +47,13 @@ def _batches(_: click.Context, __: click.Parameter, value: str) -> tuple[int, ..
         raise click.BadParameter(msg) from exc
 
 
-def _load_data(settings: Settings) -> Any:
-    from models.data import load_ecg5000
+def _load_data(settings: Settings) -> Ecg5000:
+    from models.data import load_ecg5000  # local: torch loads only when used (fast --help)
 
     return load_ecg5000(settings.data_dir, settings.cache_dir)
 
 
 def _emit(data: dict[str, Any], as_json: bool) -> None:
-    from stream.cli.base import emit
 
     emit(data, as_json)
 
@@ -63,33 +72,36 @@ def model() -> None:
 
 @model.command()
 @click.option("--protocol", type=PROTOCOL, default="seed", show_default=True)
-@click.option("--seed", type=int, default=1, show_default=True, help="Training seed.")
-@click.option("--hidden", default="64,32", show_default=True, callback=_hidden,
-              help="Encoder LSTM sizes; the decoder mirrors them.")
-@click.option("--epochs", type=click.IntRange(1), default=150, show_default=True)
-@click.option("--batch-size", type=click.IntRange(1), default=32, show_default=True)
-@click.option("--lr", type=float, default=2e-3, show_default=True)
-@click.option("--patience", type=click.IntRange(1), default=20, show_default=True,
+@click.option("--seed", type=int, default=TRAIN.seed, show_default=True, help="Training seed.")
+@click.option("--hidden", default=",".join(map(str, TRAIN.hidden)), show_default=True,
+              callback=_hidden, help="Encoder LSTM sizes; the decoder mirrors them.")
+@click.option("--epochs", type=click.IntRange(1), default=TRAIN.epochs, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=TRAIN.batch_size,
+              show_default=True)
+@click.option("--lr", type=float, default=TRAIN.lr, show_default=True)
+@click.option("--patience", type=click.IntRange(1), default=TRAIN.patience, show_default=True,
               help="Early stopping: epochs without a better validation loss.")
-@click.option("--threads", type=click.IntRange(1), default=2, show_default=True)
-@click.option("--device", default="auto", show_default=True, help="auto, cpu or cuda.")
-@click.option("--lr-patience", type=click.IntRange(1), default=6, show_default=True,
+@click.option("--threads", type=click.IntRange(1), default=TRAIN.threads, show_default=True)
+@click.option("--device", default=TRAIN.device, show_default=True, help="auto, cpu or cuda.")
+@click.option("--lr-patience", type=click.IntRange(1), default=TRAIN.lr_patience,
+              show_default=True,
               help="Halve the learning rate after this many epochs without improvement.")
-@click.option("--noise", type=click.FloatRange(0.0), default=0.0, show_default=True,
+@click.option("--noise", type=click.FloatRange(0.0), default=TRAIN.noise, show_default=True,
               help="Denoising: std of Gaussian noise added to training inputs (z units).")
 @click.option("--max-minutes", type=click.FloatRange(0.0, min_open=True),
+              default=TRAIN.max_minutes,
               help="Stop training after this wall-clock budget (best weights kept).")
-@click.option("--quantile", type=float, default=0.995, show_default=True,
+@click.option("--quantile", type=float, default=QUANTILE, show_default=True,
               help="Threshold = this quantile of the validation normals' errors.")
 @click.option("--runtime", type=RUNTIME, default="torch", show_default=True,
               help="Runtime the checkpoint recommends; every runtime gets its threshold.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
-def train(settings: Settings, protocol: str, seed: int, hidden: tuple[int, ...], epochs: int,
+def train(settings: Settings, protocol: Protocol, seed: int, hidden: tuple[int, ...], epochs: int,
           batch_size: int, lr: float, lr_patience: int, patience: int, threads: int,
           device: str, noise: float, max_minutes: float | None, quantile: float,
-          runtime: str, out: Path, as_json: bool) -> None:
+          runtime: RuntimeName, out: Path, as_json: bool) -> None:
     """Train on normal beats, calibrate the threshold on validation, write a checkpoint.
 
     A progress bar (epochs, losses) goes to stderr; the summary to stdout.
@@ -100,17 +112,17 @@ def train(settings: Settings, protocol: str, seed: int, hidden: tuple[int, ...],
       ecg-stream model train --device cuda --epochs 857 --patience 150 --lr-patience 25 \\
           --out models/checkpoints/default     # the shipped checkpoint's recipe
     """
-    from models.backends import available_runtimes
-    from models.calibrate import QuantileRule
-    from models.fit import fit_checkpoint
-    from models.train import TrainConfig
+    from models.backends import (
+        available_runtimes,  # local: torch loads only when used (fast --help)
+    )
+    from models.fit import fit_checkpoint  # local: torch loads only when used (fast --help)
 
     config = TrainConfig(hidden=hidden, epochs=epochs, batch_size=batch_size, lr=lr,
                          lr_patience=lr_patience, patience=patience, seed=seed,
                          threads=threads, device=device,
                          noise=noise, max_minutes=max_minutes)
-    written = fit_checkpoint(_load_data(settings), protocol, config,  # type: ignore[arg-type]
-                             QuantileRule(quantile), out, runtime, available_runtimes(),  # type: ignore[arg-type]
+    written = fit_checkpoint(_load_data(settings), protocol, config,
+                             QuantileRule(quantile), out, runtime, available_runtimes(),
                              progress=not as_json)
     _emit(_summary(out, written), as_json)
 
@@ -130,15 +142,15 @@ def _summary(out: Path, written: dict[str, Any]) -> dict[str, Any]:
 @model.command()
 @click.option("--checkpoint", "checkpoint_dir", required=True,
               type=click.Path(file_okay=False, exists=True, path_type=Path))
-@click.option("--quantile", type=float, default=0.995, show_default=True,
+@click.option("--quantile", type=float, default=QUANTILE, show_default=True,
               help="Threshold = this quantile of the validation normals' errors.")
 @click.option("--runtime", type=RUNTIME, help="Runtime to recommend (default: unchanged).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Write here instead of replacing the checkpoint.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
-def calibrate(settings: Settings, checkpoint_dir: Path, quantile: float, runtime: str | None,
-              out: Path | None, as_json: bool) -> None:
+def calibrate(settings: Settings, checkpoint_dir: Path, quantile: float,
+              runtime: RuntimeName | None, out: Path | None, as_json: bool) -> None:
     """Recalibrate every runtime's threshold and re-measure a checkpoint on this machine.
 
     For checkpoints trained elsewhere (e.g. ``model train --device cuda`` on a GPU machine).
@@ -148,13 +160,14 @@ def calibrate(settings: Settings, checkpoint_dir: Path, quantile: float, runtime
     Example:
       ecg-stream model calibrate --checkpoint models/checkpoints/default --json
     """
-    from models.backends import available_runtimes
-    from models.calibrate import QuantileRule
-    from models.fit import recalibrate_checkpoint
+    from models.backends import (
+        available_runtimes,  # local: torch loads only when used (fast --help)
+    )
+    from models.fit import recalibrate_checkpoint  # local: torch loads only when used (fast --help)
 
     target = out or checkpoint_dir
     written = recalibrate_checkpoint(_load_data(settings), checkpoint_dir, QuantileRule(quantile),
-                                     target, runtime, available_runtimes())  # type: ignore[arg-type]
+                                     target, runtime, available_runtimes())
     _emit(_summary(target, written), as_json)
 
 
@@ -173,7 +186,7 @@ def seal(checkpoint_dir: Path, as_json: bool) -> None:
     Example:
       ecg-stream model seal --checkpoint models/checkpoints/mine
     """
-    from models.checkpoint import seal_checkpoint
+    from models.checkpoint import seal_checkpoint  # local: torch loads only when used (fast --help)
 
     _emit({"checkpoint": str(checkpoint_dir), "sha256": seal_checkpoint(checkpoint_dir)},
           as_json)
@@ -188,8 +201,8 @@ def seal(checkpoint_dir: Path, as_json: bool) -> None:
               help="Write PNG plots to this directory.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
-def evaluate(settings: Settings, protocol: str, checkpoint_dir: Path | None,
-             runtime: str | None, plots: Path | None, as_json: bool) -> None:
+def evaluate(settings: Settings, protocol: Protocol, checkpoint_dir: Path | None,
+             runtime: RuntimeName | None, plots: Path | None, as_json: bool) -> None:
     """Offline metrics of a checkpoint and of the 1-NN baseline on a protocol's test split.
 
     \b
@@ -198,11 +211,10 @@ def evaluate(settings: Settings, protocol: str, checkpoint_dir: Path | None,
       ecg-stream model evaluate --protocol ucr --checkpoint models/checkpoints/ucr
       ecg-stream model evaluate --plots artifacts/plots    # ROC, PR, histogram, examples
     """
-    from models.report import run_evaluation
+    from models.report import run_evaluation  # local: torch loads only when used (fast --help)
 
     directory = checkpoint_dir or settings.checkpoint
-    report = run_evaluation(_load_data(settings), protocol, directory,  # type: ignore[arg-type]
-                            runtime, plots)  # type: ignore[arg-type]
+    report = run_evaluation(_load_data(settings), protocol, directory, runtime, plots)
     _emit(report, as_json)
 
 
@@ -223,7 +235,7 @@ def evaluate(settings: Settings, protocol: str, checkpoint_dir: Path | None,
               help="Also measure this many single-thread processes side by side (batch >= 32).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.pass_obj
-def bench(settings: Settings, batches: tuple[int, ...], threads: int, runtime: str | None,
+def bench(settings: Settings, batches: tuple[int, ...], threads: int, runtime: RuntimeName | None,
           seconds: float, repeats: int, hidden: tuple[int, ...] | None, processes: int,
           as_json: bool) -> None:
     """Scorer beats/s by batch size, and the reference architecture at batch 1.
@@ -233,14 +245,17 @@ def bench(settings: Settings, batches: tuple[int, ...], threads: int, runtime: s
       ecg-stream model bench --json
       ecg-stream model bench --batches 1,64,256 --runtime onnxruntime
     """
-    from models.bench import run_bench, untrained_detector
-    from models.detector import load_detector
+    from models.bench import (  # local: torch loads only when used (fast --help)
+        run_bench,
+        untrained_detector,
+    )
+    from models.detector import load_detector  # local: torch loads only when used (fast --help)
 
     if hidden:
-        detector = untrained_detector(hidden, runtime or "torch", threads)  # type: ignore[arg-type]
+        detector = untrained_detector(hidden, runtime or "torch", threads)
         processes = 1
     else:
-        detector = load_detector(settings.checkpoint, runtime, threads)  # type: ignore[arg-type]
+        detector = load_detector(settings.checkpoint, runtime, threads)
     checkpoint = str(settings.checkpoint) if settings.checkpoint else None
     _emit(run_bench(detector, batches, seconds, repeats, processes=processes,
                     checkpoint=checkpoint), as_json)

@@ -15,6 +15,7 @@ import ssl
 from urllib.parse import urlsplit
 
 from stream.clients.kafka import aiokafka_config
+from stream.clients.redis import sync_redis
 from stream.errors import ConfigError
 from stream.redact import redact_urls
 from stream.settings import Settings
@@ -34,8 +35,11 @@ def _detail(exc: BaseException) -> str:
 
 
 async def _kafka_login(settings: Settings, host: str, port: int, timeout: float) -> str | None:
-    from aiokafka.conn import create_conn
-    from aiokafka.errors import KafkaError, SaslAuthenticationFailed
+    from aiokafka.conn import create_conn  # local: aiokafka loads only when used (fast --help)
+    from aiokafka.errors import (  # local: aiokafka loads only when used (fast --help)
+        KafkaError,
+        SaslAuthenticationFailed,
+    )
 
     config = aiokafka_config(settings)
     config.pop("bootstrap_servers")
@@ -80,9 +84,8 @@ def kafka_login_problem(settings: Settings, timeout: float = 5.0) -> str | None:
 
 def redis_login_problem(settings: Settings, timeout: float = 2.0) -> str | None:
     """Why the configured Redis refuses our credentials, or None (logged in, or unreachable)."""
-    import redis
+    import redis  # local: redis loads only when used (fast --help)
 
-    from stream.clients.redis import sync_redis
 
     client = sync_redis(settings, timeout)
     host, port = settings.redis_host_port

@@ -34,7 +34,7 @@ def _sasl(settings: Settings) -> dict[str, Any]:
 def kafka_python_config(settings: Settings) -> dict[str, Any]:
     """Connection keywords for kafka-python's KafkaProducer, KafkaConsumer and admin client."""
     config: dict[str, Any] = {
-        "bootstrap_servers": settings.kafka_bootstrap.split(","),
+        "bootstrap_servers": settings.kafka_servers,
         "security_protocol": settings.kafka_security_protocol,
         **_sasl(settings),
     }
@@ -47,7 +47,7 @@ def kafka_python_config(settings: Settings) -> dict[str, Any]:
 def aiokafka_config(settings: Settings) -> dict[str, Any]:
     """Connection keywords for aiokafka's AIOKafkaProducer and AIOKafkaConsumer."""
     config: dict[str, Any] = {
-        "bootstrap_servers": settings.kafka_bootstrap,
+        "bootstrap_servers": settings.kafka_servers,
         "security_protocol": settings.kafka_security_protocol,
         **_sasl(settings),
     }
@@ -59,12 +59,12 @@ def aiokafka_config(settings: Settings) -> dict[str, Any]:
 
 def faust_broker_url(settings: Settings) -> str:
     """The ``kafka://`` broker URL Faust expects, one entry per bootstrap server."""
-    return ";".join(f"kafka://{server.strip()}" for server in settings.kafka_bootstrap.split(","))
+    return ";".join(f"kafka://{server}" for server in settings.kafka_servers)
 
 
 def faust_credentials(settings: Settings) -> Any:
     """Faust ``broker_credentials`` for SSL/SASL, or None for PLAINTEXT."""
-    import faust
+    import faust  # local: faust loads only when used (fast --help)
 
     protocol = settings.kafka_security_protocol
     context = ssl_context(settings)

@@ -41,8 +41,12 @@ def require_kafka(settings: Settings, timeout: float = 2.0) -> None:
 
 def kafka_round_trip(settings: Settings, timeout: float = 10.0) -> bool:
     """True when a client can create a topic and read back a message it produced."""
-    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-    from kafka.errors import KafkaError
+    from kafka import (  # local: kafka-python loads only when used (fast --help)
+        KafkaConsumer,
+        KafkaProducer,
+        TopicPartition,
+    )
+    from kafka.errors import KafkaError  # local: kafka-python loads only when used (fast --help)
 
     config = kafka_python_config(settings)
     ms = int(timeout * 1000)
@@ -77,8 +81,13 @@ def _read_back(consumer, partition, offset: int, token: bytes, timeout: float) -
 
 def ensure_topic(settings: Settings, name: str, partitions: int, timeout: float = 10.0) -> bool:
     """Create ``name`` with ``partitions`` if missing; True when this call created it."""
-    from kafka.admin import KafkaAdminClient, NewTopic
-    from kafka.errors import TopicAlreadyExistsError
+    from kafka.admin import (  # local: kafka-python loads only when used (fast --help)
+        KafkaAdminClient,
+        NewTopic,
+    )
+    from kafka.errors import (
+        TopicAlreadyExistsError,  # local: kafka-python loads only when used (fast --help)
+    )
 
     ms = int(timeout * 1000)
     admin = KafkaAdminClient(**kafka_python_config(settings), request_timeout_ms=ms,

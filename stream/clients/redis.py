@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 
 def sync_redis(settings: Settings, timeout: float = 5.0) -> Any:
     """A blocking ``redis.Redis`` client for the configured URL and password."""
-    import redis
+    import redis  # local: redis loads only when used (fast --help)
 
     password = settings.redis_password.get_secret_value() if settings.redis_password else None
     return redis.Redis.from_url(settings.redis_url, password=password,
@@ -21,7 +21,7 @@ def sync_redis(settings: Settings, timeout: float = 5.0) -> Any:
 
 def redis_ping(settings: Settings, timeout: float = 2.0) -> bool:
     """True when the configured Redis answers PING (with the configured password)."""
-    import redis
+    import redis  # local: redis loads only when used (fast --help)
 
     client = sync_redis(settings, timeout)
     try:

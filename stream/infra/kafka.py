@@ -18,7 +18,7 @@ from stream.clients.credentials import require_kafka_login
 from stream.clients.probes import kafka_round_trip, port_open
 from stream.errors import ConfigError, InfraError, PrerequisiteError
 from stream.infra import procs
-from stream.infra.state import ServiceState
+from stream.infra.state import ServiceState, State
 from stream.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -142,8 +142,7 @@ def server_properties(settings: Settings, paths: KafkaPaths) -> str:
 
 def _java_cmd(settings: Settings, libs: Path, *args: str) -> list[str]:
     log4j = resources.files("stream.infra").joinpath("log4j2.properties")
-    heap = os.environ.get("ECG_KAFKA_HEAP", "-Xmx768m")
-    return [java_binary(), heap, "-XX:+UseG1GC", "-Djava.awt.headless=true",
+    return [java_binary(), settings.kafka_heap, "-XX:+UseG1GC", "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{libs}/*", *args]
 
 
@@ -183,7 +182,7 @@ def status(settings: Settings) -> ServiceState:
     host, port = settings.kafka_hosts[0]
     pid = managed_pid(settings)
     healthy = port_open(host, port) and kafka_round_trip(settings, timeout=5.0)
-    state = "running" if healthy else ("unreachable" if pid else "stopped")
+    state: State = "running" if healthy else ("unreachable" if pid else "stopped")
     detail = f"Apache Kafka {settings.kafka_version} (KRaft)" if pid else "external"
     return ServiceState("kafka", settings.kafka_bootstrap, state, bool(pid), pid, detail=detail)
 

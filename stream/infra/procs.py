@@ -10,6 +10,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from stream.signals import deferred_signals
+
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0"}  # noqa: S104 (names, not a bind)
 
 
@@ -52,8 +54,6 @@ def cmdline(pid: int) -> str:
 
 def start_detached(argv: Sequence[str], logfile: Path, pidfile: Path, cwd: Path) -> int:
     """Start ``argv`` in its own session with output to ``logfile``; record and return its pid."""
-    from stream.signals import deferred_signals
-
     logfile.parent.mkdir(parents=True, exist_ok=True)
     # A SIGINT/SIGTERM between the start and the pid file would leave an unknown process.
     with deferred_signals(), logfile.open("ab") as log:

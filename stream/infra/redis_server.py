@@ -12,7 +12,7 @@ from stream.clients.probes import port_open
 from stream.clients.redis import redis_ping
 from stream.errors import ConfigError, InfraError, PrerequisiteError
 from stream.infra import procs
-from stream.infra.state import ServiceState
+from stream.infra.state import ServiceState, State
 from stream.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def managed_pid(settings: Settings) -> int | None:
 def status(settings: Settings) -> ServiceState:
     """Does the configured Redis answer PING, and did we start it?"""
     pid = managed_pid(settings)
-    state = "running" if redis_ping(settings) else ("unreachable" if pid else "stopped")
+    state: State = "running" if redis_ping(settings) else ("unreachable" if pid else "stopped")
     return ServiceState("redis", _address(settings), state, bool(pid), pid,
                         detail="local redis-server" if pid else "external")
 

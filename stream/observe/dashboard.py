@@ -58,8 +58,9 @@ class TokenGate:
         return hmac.new(key, b"ecg-dashboard-cookie", hashlib.sha256).hexdigest()
 
     def _is_token(self, value: str | None) -> bool:
-        return bool(value) and self._token is not None and hmac.compare_digest(
-            value.encode(), self._token)  # type: ignore[union-attr]
+        if not value or self._token is None:
+            return False
+        return hmac.compare_digest(value.encode(), self._token)
 
     def query_token_valid(self, request: Any) -> bool:
         """Whether the URL carries the token as ``?token=``."""
@@ -79,7 +80,7 @@ class TokenGate:
 
 def refusal() -> Any:
     """HTTP 401 naming the ways to present the token."""
-    from aiohttp import web as aioweb
+    from aiohttp import web as aioweb  # local: aiohttp loads only when used (fast --help)
 
     text = ("401: this dashboard needs its access token (ECG_WEB_TOKEN): open "
             "/dashboard/?token=TOKEN in the browser, or send 'Authorization: Bearer TOKEN'\n")
@@ -89,7 +90,7 @@ def refusal() -> Any:
 
 def _enter(request: Any, gate: TokenGate) -> Any:
     """303 to the same URL without ``?token=``, setting the cookie that stands for it."""
-    from aiohttp import web as aioweb
+    from aiohttp import web as aioweb  # local: aiohttp loads only when used (fast --help)
 
     rest = {k: v for k, v in request.query.items() if k != "token"}
     response = aioweb.Response(status=303, headers={
@@ -125,10 +126,10 @@ class Snapshots:
         if not patient and overview["patients"]:
             patient = overview["patients"][0]["patient"]
         view = self.feed.patient_view(patient) if patient else None
-        found = self.feed.patient_samples(patient) if view is not None else None  # type: ignore[arg-type]
-        if view is not None:
+        if patient and view is not None:
+            found = self.feed.patient_samples(patient)
             view["samples"] = [] if found is None else np.round(found[1], 4).tolist()
-            view["reconstructions"] = await self._reconstructions(patient, found)  # type: ignore[arg-type]
+            view["reconstructions"] = await self._reconstructions(patient, found)
         return {"info": self.info, "time_ms": time.time_ns() // 1_000_000, **overview,
                 "patient": view}
 
@@ -189,7 +190,7 @@ def add_dashboard(app: Any, snapshots: Snapshots, token: SecretStr | None = None
 
 async def _event_stream(app: Any, request: Any, snapshots: Snapshots, interval_s: float) -> Any:
     """Server-sent events: one snapshot every ``interval_s`` for ``STREAM_LIFETIME_S``."""
-    from aiohttp import web as aioweb
+    from aiohttp import web as aioweb  # local: aiohttp loads only when used (fast --help)
 
     response = aioweb.StreamResponse(headers={"Content-Type": "text/event-stream",
                                               "Cache-Control": "no-cache"})

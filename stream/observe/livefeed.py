@@ -25,7 +25,7 @@ from stream.alerts.rule import AlertTracker
 from stream.wire.schemas import ScoreRecord
 
 if TYPE_CHECKING:
-    from stream.worker.scoring import PendingBeat
+    from stream.beats import PendingBeat
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ Names (all prefixed ``ecg_``; counters end in ``_total`` in the exposition):
 
 ``ecg_segmenter_events_total`` counts continuous-mode stream irregularities (``gap``,
 ``partial_beat``, ...; docs/continuous-mode.md) and patients dropped: ``evicted`` (byte budget
-or rate cache; their last beat is still scored) and ``expired`` (idle).
+or rate cache; their last beat is still scored) and ``expired`` (idle); ``finish_failed``: closing
+a patient's last beat raised (logged, that tail not scored).
 """
 
 from __future__ import annotations

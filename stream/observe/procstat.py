@@ -42,8 +42,10 @@ class Sampler(threading.Thread):
 
     def run(self) -> None:
         """Sample until :meth:`stop`."""
-        from kafka import KafkaConsumer
-        from kafka.admin import KafkaAdminClient
+        from kafka import KafkaConsumer  # local: kafka-python loads only when used (fast --help)
+        from kafka.admin import (
+            KafkaAdminClient,  # local: kafka-python loads only when used (fast --help)
+        )
 
         config = kafka_python_config(self.settings)
         admin, consumer = KafkaAdminClient(**config), KafkaConsumer(**config)
@@ -67,7 +69,7 @@ class Sampler(threading.Thread):
                 continue
 
     def _lag(self, admin: Any, consumer: Any) -> int:
-        from kafka import TopicPartition
+        from kafka import TopicPartition  # local: kafka-python loads only when used (fast --help)
 
         try:
             parts = consumer.partitions_for_topic(self.topic) or set()

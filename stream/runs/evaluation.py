@@ -6,30 +6,27 @@ Pure: takes records as plain data, returns a report dict (the ``evaluate-stream`
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from models.metrics import confusion
 from producers.manifest import ManifestRecord
+from stream.segmentation.quality import DEFAULT_ONSET_TOLERANCE, match_onsets
 from stream.wire.identity import beat_clusters
 from stream.wire.schemas import ScoreRecord
 
 NORMAL = 1
-DEFAULT_ONSET_TOLERANCE = 14  # samples: 10 % of a 140-sample beat
 
 
-def detection_metrics(labels: Sequence[int], anomalous: Sequence[bool]) -> dict[str, Any]:
+def detection_metrics(labels: ArrayLike, anomalous: ArrayLike) -> dict[str, Any]:
     """Precision, recall and F1 of ``anomalous`` against ``labels`` (class != 1 is positive)."""
-    truth = np.asarray(labels) != NORMAL
-    said = np.asarray(anomalous, dtype=bool)
-    tp, fp = int(np.sum(truth & said)), int(np.sum(~truth & said))
-    fn, tn = int(np.sum(truth & ~said)), int(np.sum(~truth & ~said))
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": round(precision, 6), "recall": round(recall, 6), "f1": round(f1, 6),
-            "confusion": {"tp": tp, "fp": fp, "fn": fn, "tn": tn}}
+    counts = confusion(np.asarray(labels) != NORMAL, anomalous)
+    return {"precision": round(counts.precision, 6), "recall": round(counts.recall, 6),
+            "f1": round(counts.f1, 6),
+            "confusion": {"tp": counts.tp, "fp": counts.fp, "fn": counts.fn, "tn": counts.tn}}
 
 
 def latency_ms(scores: Iterable[ScoreRecord]) -> dict[str, float | None]:
@@ -61,19 +58,6 @@ def beat_pairs(manifest: list[ManifestRecord], scores: list[ScoreRecord]
     return pairs, missing, duplicates
 
 
-def _match_onsets(true_onsets: np.ndarray, found: np.ndarray, tolerance: int
-                  ) -> list[tuple[int, int]]:
-    """Greedy one-to-one matching of sorted onsets within ``tolerance``: (true idx, found idx)."""
-    pairs, j = [], 0
-    for i, onset in enumerate(true_onsets):
-        while j < len(found) and found[j] < onset - tolerance:
-            j += 1
-        if j < len(found) and abs(int(found[j]) - int(onset)) <= tolerance:
-            pairs.append((i, j))
-            j += 1
-    return pairs
-
-
 def _continuous_mode(manifest: list[ManifestRecord], scores: list[ScoreRecord], tolerance: int
                      ) -> tuple[list[tuple[ManifestRecord, ScoreRecord]], int, int, int]:
     """Pairs, missing, duplicates and distinct detected beats of a continuous-mode run.
@@ -97,7 +81,7 @@ def _continuous_mode(manifest: list[ManifestRecord], scores: list[ScoreRecord], 
         detected += len(found)
         true_onsets = np.array([t.onset_sample for t in truths])
         onsets = np.array([s.onset_sample for s in found], dtype=np.int64)
-        for i, j in _match_onsets(true_onsets, onsets, tolerance):
+        for i, j in match_onsets(true_onsets, onsets, tolerance):
             pairs.append((truths[i], found[j]))
     return pairs, len(manifest) - len(pairs), duplicates, detected
 

@@ -75,7 +75,7 @@ class Lifecycle(contextlib.ExitStack):
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> bool:
+                 tb: TracebackType | None) -> bool | None:
         """Run the clean-up with signals deferred, restore the handlers, then raise any."""
         with held():
             try:

@@ -45,7 +45,9 @@ def start_worker(settings: Settings, log_path: Path, loglevel: str = "info") -> 
 
 def group_members(settings: Settings) -> tuple[str, int]:
     """State and member count of the workers' consumer group."""
-    from kafka.admin import KafkaAdminClient
+    from kafka.admin import (
+        KafkaAdminClient,  # local: kafka-python loads only when used (fast --help)
+    )
 
     # kafka-python cannot decode Faust's group metadata and warns on every call; harmless.
     logging.getLogger("kafka.admin._groups").setLevel(logging.ERROR)

@@ -166,9 +166,9 @@ def fit_nbytes(classes: int, nominal: float) -> int:
 def stretched(templates: tuple[tuple[float, ...], ...], nominal: float) -> BeatFit:
     """Prepare the stacks for beats of ``LENGTH_RANGE`` times ``nominal`` samples.
 
-    Not cached here: the caller (:class:`stream.segmentation.segmenter.RatePlans`) keeps a bounded
+    Not cached here: the caller (:class:`stream.segmentation.plans.RatePlans`) keeps a bounded
     number. One cubic spline through all templates is evaluated once per length (the same values as
-    :func:`stream.segmentation.fiducial.resample_beat`, to rounding). Memory: :func:`fit_nbytes`,
+    :func:`models.preprocess.resample_beat`, to rounding). Memory: :func:`fit_nbytes`,
     about ``2150 * nominal ** 2`` bytes with the 101 shipped shapes (40 MiB at 140 samples).
 
     Args:

@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
-from scipy import interpolate, signal
+from scipy import signal
 
-from models.preprocess import BEAT_LENGTH
+from models.preprocess import BEAT_LENGTH, resample_beat
 
 TEMPLATE_LENGTH = 40
 FIDUCIAL_JSON = Path(__file__).with_name("fiducial.json")
@@ -68,36 +67,6 @@ class Fiducial:
         template /= np.linalg.norm(template)
         refractory = max(1, round(self.refractory * self.beat_length * ratio))
         return template, refractory
-
-
-def resample_beat(beat: NDArray[np.floating], length: int) -> NDArray[np.float64]:
-    """Resample one beat to ``length`` samples with a cubic spline, keeping both end points.
-
-    Args:
-        beat: shape ``(n,)`` with n >= 2, any units.
-        length: samples wanted, >= 1.
-
-    Returns:
-        float64, shape ``(length,)``, same units.
-    """
-    values = np.asarray(beat, dtype=np.float64)
-    if values.size < 4:
-        grid = np.linspace(0.0, values.size - 1.0, length)
-        return np.interp(grid, np.arange(values.size), values)
-    return _spline_operator(values.size, length) @ values
-
-
-@lru_cache(maxsize=96)
-def _spline_operator(size: int, length: int) -> NDArray[np.float64]:
-    """The (linear) not-a-knot cubic spline resampling ``size`` -> ``length`` as a matrix.
-
-    A spline is linear in the samples, so one product replaces building a spline per beat
-    (the same values to rounding, about 10x faster on the worker's beat cuts).
-    """
-    grid = np.linspace(0.0, size - 1.0, length)
-    operator = interpolate.CubicSpline(np.arange(size), np.eye(size))(grid)
-    operator.setflags(write=False)
-    return operator
 
 
 def matched_filter(values: NDArray[np.floating], template: NDArray[np.float64]) -> NDArray:

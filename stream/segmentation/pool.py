@@ -5,7 +5,7 @@ buffer, held frames, tracker) and, past ``ECG_SEGMENTER_MAX_BYTES``, evicts the 
 least recently; a patient without frames for ``ECG_SEGMENTER_IDLE_EXPIRY_S`` is dropped.
 Eviction closes the patient's last beat (``finish()``) and hands it to be scored, and is
 counted (``evicted`` / ``expired`` in :attr:`SegmenterPool.events`). The per-rate beat-shape
-stacks are shared (:class:`stream.segmentation.segmenter.RatePlans`, at most
+stacks are shared (:class:`stream.segmentation.plans.RatePlans`, at most
 ``ECG_SEGMENTER_RATES``);
 :meth:`SegmenterPool.prepare` builds a new rate's stacks in a thread, off the event loop.
 """
@@ -20,17 +20,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from stream.beats import PendingBeat
+from stream.segmentation.config import SegmenterConfig
 from stream.segmentation.fiducial import load_fiducial
-from stream.segmentation.segmenter import (
-    Issue,
-    PatientSegmenter,
-    RatePlans,
-    Reason,
-    SegmenterConfig,
-)
+from stream.segmentation.issues import Issue, Reason
+from stream.segmentation.plans import RatePlans
+from stream.segmentation.segmenter import PatientSegmenter
 from stream.settings import Settings
 from stream.wire.schemas import FrameMessage
-from stream.worker.scoring import PendingBeat
 
 log = logging.getLogger(__name__)
 PATIENT_OVERHEAD = 4_500
@@ -44,6 +41,8 @@ The others (reordered, gap, resync, fs_changed, buffer_overflow, partial_beat) d
 signal, not a bad record; they are counted in :attr:`SegmenterPool.events`."""
 EVICTED, EXPIRED = "evicted", "expired"
 """Pool events: a patient dropped for the byte budget or a rate eviction / for idling."""
+FINISH_FAILED = "finish_failed"
+"""Pool event: closing a patient's last beat raised (logged; that tail is not scored)."""
 
 
 @dataclass
@@ -85,6 +84,26 @@ class SegmenterPool:
     def __len__(self) -> int:
         """Patients held."""
         return len(self._by_patient)
+
+    def __contains__(self, patient: object) -> bool:
+        """Whether ``patient`` is held."""
+        return patient in self._by_patient
+
+    def patients(self) -> list[str]:
+        """The patients held, least recently fed first."""
+        return list(self._by_patient)
+
+    def is_flushed(self, patient: str) -> bool:
+        """Whether ``patient``'s last beat was closed (idle or evicted) and no frame came since."""
+        return self._by_patient[patient].flushed
+
+    def patient_nbytes(self, patient: str) -> int:
+        """Estimated bytes of ``patient``'s state (its share of :attr:`nbytes`)."""
+        return self._by_patient[patient].nbytes
+
+    def segmenter(self, patient: str) -> PatientSegmenter:
+        """The segmenter held for ``patient``."""
+        return self._by_patient[patient].segmenter
 
     def supported(self, fs: float) -> bool:
         """Whether frames at ``fs`` Hz are segmented (others are refused, ``bad_fs``)."""
@@ -169,7 +188,12 @@ class SegmenterPool:
     def _close(self, patient: str, state: _Patient, now: int) -> list[PendingBeat]:
         """``finish()`` the patient's segmenter: its last beat, issues counted."""
         state.flushed = True
-        result = state.segmenter.finish()
+        try:
+            result = state.segmenter.finish()
+        except Exception as exc:  # a segmenter defect must not stop the idle flush of all
+            log.error("patient %s: closing its last beat failed: %r", patient, exc)
+            self._count(FINISH_FAILED)
+            return []
         for issue in result.issues:
             self._count(issue.reason.value)
             self.samples_lost += issue.samples_lost

@@ -1,82 +1,48 @@
 """Per-patient online segmentation of continuous-mode frames into 140-sample beats.
 
 The worker keeps one :class:`PatientSegmenter` per patient and feeds it frames in arrival
-order. Frames are put back in ``frame_seq`` order (a bounded reorder buffer), appended to a
-sample buffer, and beat boundaries are chosen there by the delayed-decision tracker of
-:mod:`stream.segmentation.tracker` (dynamic programming over matched-filter and rhythm candidates,
-whole beats scored against the stretched TRAIN beat shapes of :mod:`stream.segmentation.beatfit`; a
-boundary is final :data:`stream.segmentation.tracker.DECISION_DELAY` beats behind the newest
-candidate). Once the boundary after it is final, each boundary is moved (a few samples) to where
-the two beats around it fit those shapes best, so a beat is emitted about 4.5 beats after its end.
-Without shipped beat shapes the matched-filter peaks are used directly.
-Supported rates are :data:`SUPPORTED_RATES` (100-1000 Hz); above :data:`MAX_WORKING_RATE`
-the buffer holds block means of ``ceil(fs / 200)`` samples, so the per-rate beat shapes
-(:class:`RatePlans`, shared and bounded) stay under 82 MiB and a fifth of a second to build.
-True onsets are never given to it. Every frame that is not used, and
-every stretch of signal that ends in no beat, is reported as an :class:`Issue` with a
-machine-readable :class:`Reason`, so the worker can dead-letter or count it.
+order. Frames are put back in ``frame_seq`` order by :class:`stream.segmentation.frames.FrameOrder`
+(a bounded reorder buffer), appended to a sample buffer, and beat boundaries are chosen there by
+the delayed-decision tracker of :mod:`stream.segmentation.tracker` (dynamic programming over
+matched-filter and rhythm candidates, whole beats scored against the stretched TRAIN beat shapes
+of :mod:`stream.segmentation.beatfit`; a boundary is final
+:data:`stream.segmentation.tracker.DECISION_DELAY` beats behind the newest candidate). Once the
+boundary after it is final, each boundary is moved (a few samples) to where the two beats around
+it fit those shapes best, so a beat is emitted about 4.5 beats after its end. Without shipped
+beat shapes the matched-filter peaks are used directly. Supported rates are
+:data:`stream.segmentation.plans.SUPPORTED_RATES` (100-1000 Hz); above
+:data:`stream.segmentation.plans.MAX_WORKING_RATE` the buffer holds block means of
+``ceil(fs / 200)`` samples, so the per-rate beat shapes
+(:class:`~stream.segmentation.plans.RatePlans`, shared and bounded) stay under 82 MiB and a
+fifth of a second to build.
+True onsets are never given to it. Every frame that is not used, and every stretch of signal
+that ends in no beat, is reported as an :class:`~stream.segmentation.issues.Issue` with a
+machine-readable :class:`~stream.segmentation.issues.Reason`, so the worker can dead-letter or
+count it.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
-from models.preprocess import BEAT_LENGTH, znormalize
-from stream.segmentation.beatfit import BeatFit, fit_bounds, fit_nbytes, stretched
-from stream.segmentation.fiducial import Fiducial, find_fiducials, load_fiducial, resample_beat
+from models.preprocess import BEAT_LENGTH, resample_beat, znormalize
+from stream.segmentation.config import SegmenterConfig
+from stream.segmentation.fiducial import Fiducial, find_fiducials, load_fiducial
+from stream.segmentation.frames import Break, Frame, FrameOrder, Resync, Run, Step
+from stream.segmentation.issues import Issue, Reason
+from stream.segmentation.plans import RatePlan, shared_plans
 from stream.segmentation.tracker import Tracker, beat_gain
 
-if TYPE_CHECKING:
-    from stream.settings import Settings
-
-SUPPORTED_RATES = (100.0, 1000.0)
-"""Sampling rates (Hz) the segmenter supports; frames outside are refused (``bad_fs``)."""
-MAX_WORKING_RATE = 200.0
-"""Frames above this rate (Hz) are decimated by ``ceil(fs / MAX_WORKING_RATE)`` (block means)
-before segmentation, so per-rate memory and time stay bounded: the beat-shape stacks of
-:func:`stream.segmentation.beatfit.stretched` grow with the square of the rate (82 MiB at 200 Hz, 2
-GiB at 1000 Hz undecimated)."""
-RATES_CACHED = 3
-"""Default number of per-rate beat-shape stacks a :class:`RatePlans` keeps (LRU)."""
 FINAL_BEAT = (0.6, 1.6)
 """Lengths, in running beat lengths, at which :meth:`PatientSegmenter.finish` emits the last
 beat (from the last onset to the end of the buffer); outside it, a ``partial_beat``."""
-
-
-class Reason(StrEnum):
-    """Why a frame or a stretch of signal did not become (only) beats."""
-
-    DUPLICATE = "duplicate"  # frame_seq already consumed or already held
-    LATE = "late"  # arrived after its gap was declared: dropped
-    REORDERED = "reordered"  # ahead of a missing frame: held (informational, nothing lost)
-    GAP = "gap"  # missing frames given up after reorder_window held frames
-    FAR_FUTURE = "far_future"  # frame_seq too far ahead of the expected one: dropped
-    RESYNC = "resync"  # several far-future frames in a row: stream restarted there
-    START_MISMATCH = "start_mismatch"  # start_sample disagrees with the frames before it
-    BAD_FS = "bad_fs"  # sampling rate not finite or out of range: frame dropped
-    FS_CHANGED = "fs_changed"  # sampling rate changed: buffer restarted at the new rate
-    BAD_SAMPLES = "bad_samples"  # empty or non-finite samples: frame dropped
-    BUFFER_OVERFLOW = "buffer_overflow"  # no boundary within max_buffer_samples: reset
-    PARTIAL_BEAT = "partial_beat"  # samples before the first / after the last boundary
-
-
-@dataclass(frozen=True)
-class Issue:
-    """One irregularity; ``samples_lost`` counts signal samples that became no beat."""
-
-    reason: Reason
-    frame_seq: int | None = None
-    samples_lost: int = 0
-    detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -104,146 +70,6 @@ class PushResult:
     issues: list[Issue] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class SegmenterConfig:
-    """Limits of one patient's segmenter.
-
-    Attributes:
-        max_buffer_samples: a buffer growing past this without a boundary is reset.
-        reorder_window: frames held waiting for a missing one before a gap is declared.
-        max_sampling_rate: frames claiming more (Hz) are dropped (within
-            :data:`SUPPORTED_RATES`).
-        min_sampling_rate: frames claiming less (Hz) are dropped.
-        max_ahead: frames more than this many past the expected seq are far-future.
-    """
-
-    max_buffer_samples: int = 8_192
-    reorder_window: int = 8
-    max_sampling_rate: float = SUPPORTED_RATES[1]
-    min_sampling_rate: float = SUPPORTED_RATES[0]
-    max_ahead: int = 64
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> SegmenterConfig:
-        """The limits named in the project settings."""
-        return cls(
-            max_buffer_samples=settings.max_buffer_samples,
-            reorder_window=settings.reorder_window,
-            max_sampling_rate=settings.max_sampling_rate,
-            min_sampling_rate=settings.min_sampling_rate,
-            max_ahead=max(64, 4 * (settings.reorder_window + 1)),
-        )
-
-
-def decimation(fs: float) -> int:
-    """Samples per working sample at ``fs`` Hz: 1 up to :data:`MAX_WORKING_RATE`."""
-    return max(1, math.ceil(fs / MAX_WORKING_RATE - 1e-9))
-
-
-@dataclass(frozen=True)
-class RatePlan:
-    """What a segmenter needs at one sampling rate, all in working samples.
-
-    Attributes:
-        fs: the stream's sampling rate, Hz.
-        step: stream samples per working sample (:func:`decimation`).
-        template: matched filter at the working rate.
-        refractory: shortest beat, working samples.
-        nominal: nominal beat length, working samples.
-        fit: the stretched beat shapes (shared by every rate with the same ``key``), or None.
-        radius: refinement radii (detected, interpolated), working samples.
-        key: the fit's length bounds, its identity in :class:`RatePlans`.
-    """
-
-    fs: float
-    step: int
-    template: NDArray[np.float64]
-    refractory: int
-    nominal: float
-    fit: BeatFit | None
-    radius: tuple[int, int]
-    key: tuple[int, int]
-
-
-class RatePlans:
-    """Per-rate preparations shared by segmenters; at most ``capacity`` fits (LRU).
-
-    Building a fit takes up to about 0.2 s and 82 MiB (at the 200 Hz working-rate cap):
-    :meth:`build` is pure, so a caller may run it in a thread and hand the result to
-    :meth:`add`. Keys evicted to make room are kept in :attr:`evicted` until
-    :meth:`take_evicted`, so that the owner can release the segmenters still holding them.
-    """
-
-    def __init__(self, fiducial: Fiducial, capacity: int = RATES_CACHED) -> None:
-        self.fiducial, self.capacity = fiducial, max(1, capacity)
-        self._fits: OrderedDict[tuple[int, int], BeatFit | None] = OrderedDict()
-        self.evicted: list[tuple[int, int]] = []
-
-    def nominal(self, fs: float) -> float:
-        """Nominal beat length at the working rate of ``fs``, working samples."""
-        return self.fiducial.beat_length * fs / decimation(fs) / self.fiducial.fs
-
-    def key(self, fs: float) -> tuple[int, int]:
-        """The identity of the fit that ``fs`` uses."""
-        return fit_bounds(self.nominal(fs))
-
-    def ready(self, fs: float) -> bool:
-        """Whether the fit of ``fs`` is prepared."""
-        return self.key(fs) in self._fits
-
-    def build(self, fs: float) -> BeatFit | None:
-        """Prepare the fit of ``fs`` (pure: safe in a worker thread); None without shapes."""
-        templates = self.fiducial.beat_templates
-        return stretched(templates, self.nominal(fs)) if templates else None
-
-    def add(self, fs: float, fit: BeatFit | None) -> None:
-        """Keep a built fit, evicting the least recently used past ``capacity``."""
-        key = self.key(fs)
-        self._fits[key] = fit
-        self._fits.move_to_end(key)
-        while len(self._fits) > self.capacity:
-            self.evicted.append(self._fits.popitem(last=False)[0])
-
-    def take_evicted(self) -> list[tuple[int, int]]:
-        """Keys evicted since the last call."""
-        evicted, self.evicted = self.evicted, []
-        return evicted
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes of the kept fits."""
-        return sum(f.left.nbytes + f.right.nbytes for f in self._fits.values() if f is not None)
-
-    def fit_nbytes(self, fs: float) -> int:
-        """Bytes the fit of ``fs`` takes (without building it)."""
-        return fit_nbytes(len(self.fiducial.beat_templates), self.nominal(fs))
-
-    def plan(self, fs: float) -> RatePlan:
-        """Everything needed at ``fs`` (the fit is built here when not prepared yet)."""
-        key = self.key(fs)
-        if key not in self._fits:
-            self.add(fs, self.build(fs))
-        self._fits.move_to_end(key)
-        step, nominal = decimation(fs), self.nominal(fs)
-        template, refractory = self.fiducial.scaled(fs / step)
-        radius = tuple(round(r * nominal) for r in self.fiducial.refine_radius)
-        return RatePlan(fs, step, template, refractory, nominal, self._fits[key],
-                        (radius[0], radius[1]), key)
-
-
-@functools.lru_cache(maxsize=4)
-def _shared_plans(fiducial: Fiducial) -> RatePlans:
-    """The plans of segmenters made without any (one set per fiducial)."""
-    return RatePlans(fiducial)
-
-
-@dataclass
-class _Frame:
-    seq: int
-    start: int
-    samples: NDArray[np.float64]
-
-
 class PatientSegmenter:
     """Online segmenter of one patient's frames; not thread-safe, one per patient."""
 
@@ -251,18 +77,21 @@ class PatientSegmenter:
                  plans: Callable[[float], RatePlan] | None = None) -> None:
         self.config = config or SegmenterConfig()
         self.fiducial = fiducial or load_fiducial()
-        self._plans = plans or _shared_plans(self.fiducial).plan
+        self._plans = plans or shared_plans(self.fiducial).plan
         self.fs: float | None = None
         self.plan: RatePlan | None = None
+        self._frames = FrameOrder(self.config.reorder_window, self.config.max_ahead)
         self._step = 1  # stream samples per working (buffer) sample
-        self._carry = np.empty(0, dtype=np.float64)  # stream samples of an unfinished block
-        self._stream_end = 0  # stream index of the next sample expected
-        self._expected: int | None = None  # next frame_seq to consume
-        self._pending: dict[int, _Frame] = {}
-        self._gaps: deque[tuple[int, int]] = deque(maxlen=16)
-        self._far_run = 0
-        self._closed = False  # finish() was called and no frame came since
         self._tracker: Tracker | None = None
+        # Buffer state, set by _restart_buffer.
+        self._buf: NDArray[np.float64]
+        self._buf_start: int  # working index of self._buf[0]
+        self._carry: NDArray[np.float64]  # stream samples of an unfinished block
+        self._fid: int | None
+        self._onset: int | None
+        self._onset_interpolated: bool
+        self._next: tuple[int, bool] | None  # boundary waiting for its refinement
+        self._intervals: deque[int]
         self._restart_buffer(0)
 
     def push(self, frame_seq: int, start_sample: int, fs: float, samples: NDArray) -> PushResult:
@@ -281,10 +110,11 @@ class PatientSegmenter:
         values = np.asarray(samples, dtype=np.float64).ravel()
         if not self._admit(frame_seq, fs, values, out):
             return out
-        if self._expected is None or fs != self.fs or self._reopens(frame_seq, start_sample):
-            self._start_stream(frame_seq, start_sample, fs, out)
-        self._closed = False
-        self._route(_Frame(frame_seq, start_sample, values), out)
+        frames = self._frames
+        if not frames.started or fs != self.fs or frames.reopens(frame_seq, start_sample):
+            frames.start(frame_seq, start_sample)
+            self._start_stream(start_sample, fs)
+        self._take(frames.push(Frame(frame_seq, start_sample, values), self._buffered()), out)
         return out
 
     def finish(self) -> PushResult:
@@ -297,10 +127,9 @@ class PatientSegmenter:
         from there, with the rhythm kept; any other later frame starts a new stream.
         """
         out = PushResult()
-        if self._expected is None:
+        if not self._frames.started:
             return out
-        while self._pending:
-            self._declare_gap(out)
+        self._take(self._frames.finish(), out)
         self._detect(out, final=True)
         self._settle_next(self._end if self._plausible_tail() else None, out)
         tail = self._end - self._onset if self._onset is not None else self._buf.size
@@ -311,17 +140,12 @@ class PatientSegmenter:
             lost = int(tail) * self._step
             out.issues.append(Issue(Reason.PARTIAL_BEAT, None, lost, "end of stream"))
         self._buf_start, self._buf = self._end, np.empty(0, dtype=np.float64)
-        self._onset, self._next, self._closed = None, None, True
+        self._onset, self._next = None, None
         if self._tracker is not None:
             self._tracker.reset(self._end, known=False)
         return out
 
-    # Frame admission and ordering.
-
-    def _reopens(self, seq: int, start: int) -> bool:
-        """After :meth:`finish`: a new frame that does not continue the stream restarts it."""
-        return self._closed and seq >= (self._expected or 0) and (
-            seq != self._expected or start != self._stream_end)
+    # Frame admission and the steps of the frame order.
 
     def _admit(self, seq: int, fs: float, values: NDArray, out: PushResult) -> bool:
         cfg = self.config
@@ -331,72 +155,32 @@ class PatientSegmenter:
         if values.size == 0 or not np.isfinite(values).all():
             out.issues.append(Issue(Reason.BAD_SAMPLES, seq, values.size, "empty or non-finite"))
             return False
-        if self._expected is not None and self.fs is not None and fs != self.fs:
-            lost = self._buffered() + sum(f.samples.size for f in self._pending.values())
+        if self._frames.started and self.fs is not None and fs != self.fs:
+            lost = self._buffered() + self._frames.held
             out.issues.append(Issue(Reason.FS_CHANGED, seq, lost, f"{self.fs} -> {fs} Hz"))
         return True
 
-    def _start_stream(self, seq: int, start: int, fs: float, out: PushResult) -> None:
+    def _start_stream(self, start: int, fs: float) -> None:
+        """Plan, tracker and an empty buffer for a new stream at ``fs`` from ``start``."""
         plan = self.plan = self._plans(fs)
         self.fs, self._step = fs, plan.step
         self._template, self._refractory = plan.template, plan.refractory
         self._nominal, self._fit, self._radius = plan.nominal, plan.fit, plan.radius
         self._tracker = (Tracker(self._fit, self._template, self.fiducial.height, self._nominal)
                          if self._fit is not None else None)
-        self._expected = seq
-        self._pending.clear()
         self._restart_buffer(start)
 
-    def _route(self, frame: _Frame, out: PushResult) -> None:
-        seq, expected = frame.seq, self._expected if self._expected is not None else frame.seq
-        if seq < expected or seq in self._pending:
-            late = any(lo <= seq <= hi for lo, hi in self._gaps)
-            reason = Reason.LATE if late else Reason.DUPLICATE
-            out.issues.append(Issue(reason, seq, frame.samples.size if late else 0))
-            return
-        if seq > expected + self.config.max_ahead:
-            self._far_future(frame, out)
-            return
-        self._far_run = 0
-        self._pending[seq] = frame
-        if seq > expected:
-            out.issues.append(Issue(Reason.REORDERED, seq, 0, f"waiting for {expected}"))
-        self._drain(out)
-        while len(self._pending) > self.config.reorder_window:
-            self._declare_gap(out)
-
-    def _far_future(self, frame: _Frame, out: PushResult) -> None:
-        self._far_run += 1
-        if self._far_run <= self.config.reorder_window:
-            detail = f"expected {self._expected}"
-            out.issues.append(Issue(Reason.FAR_FUTURE, frame.seq, frame.samples.size, detail))
-            return
-        lost = self._buffered() + sum(f.samples.size for f in self._pending.values())
-        out.issues.append(Issue(Reason.RESYNC, frame.seq, lost, f"expected {self._expected}"))
-        self._far_run = 0
-        self._gaps.append((self._expected or 0, frame.seq - 1))
-        self._start_stream(frame.seq, frame.start, self.fs or self.fiducial.fs, out)
-        self._route(frame, out)
-
-    def _drain(self, out: PushResult) -> None:
-        while self._expected in self._pending:
-            frame = self._pending.pop(self._expected)
-            self._expected += 1
-            if frame.start != self._stream_end:
-                detail = f"start_sample {frame.start}, expected {self._stream_end}"
-                out.issues.append(Issue(Reason.START_MISMATCH, frame.seq, 0, detail))
-                self._reset(frame.start, out, "start mismatch")
-            self._append(frame.samples, out)
-
-    def _declare_gap(self, out: PushResult) -> None:
-        first = min(self._pending)
-        lo, hi = self._expected or 0, first - 1
-        self._gaps.append((lo, hi))
-        lost = max(0, self._pending[first].start - self._stream_end)
-        out.issues.append(Issue(Reason.GAP, lo, lost, f"frames {lo}..{hi} missing"))
-        self._reset(self._pending[first].start, out, "gap")
-        self._expected = first
-        self._drain(out)
+    def _take(self, steps: Iterable[Step], out: PushResult) -> None:
+        """Handle the frame order's steps, each before the next is taken."""
+        for step in steps:
+            if isinstance(step, Issue):
+                out.issues.append(step)
+            elif isinstance(step, Run):
+                self._append(step.start, step.samples, out)
+            elif isinstance(step, Break):
+                self._reset(step.start, out, step.why)
+            elif isinstance(step, Resync):
+                self._start_stream(step.start, self.fs or self.fiducial.fs)
 
     # Sample buffer and beat cutting.
 
@@ -404,12 +188,12 @@ class PatientSegmenter:
         """Empty buffer from stream sample ``start`` (working sample ``ceil(start / step)``)."""
         self._buf = np.empty(0, dtype=np.float64)
         self._buf_start = -(-start // self._step)
-        self._stream_end, self._carry = start, np.empty(0, dtype=np.float64)
-        self._fid: int | None = None
-        self._onset: int | None = None
+        self._carry = np.empty(0, dtype=np.float64)
+        self._fid = None
+        self._onset = None
         self._onset_interpolated = False
-        self._next: tuple[int, bool] | None = None  # boundary waiting for its refinement
-        self._intervals: deque[int] = deque(maxlen=8)
+        self._next = None
+        self._intervals = deque(maxlen=8)
         if self._tracker is not None:
             self._tracker.reset(start, known=False)
 
@@ -425,21 +209,20 @@ class PatientSegmenter:
     @property
     def nbytes(self) -> int:
         """Approximate bytes of this segmenter's sample and tracker state."""
-        held = sum(f.samples.nbytes for f in self._pending.values())
+        held = self._frames.nbytes
         tracker = self._tracker.nbytes if self._tracker is not None else 0
         return self._buf.nbytes + self._carry.nbytes + held + tracker
 
-    def _blocks(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Working samples for the stream samples ``values`` (next after the buffer).
+    def _blocks(self, start: int, values: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Working samples for the stream samples ``values`` from ``start`` (after the buffer).
 
         Working sample ``j`` is the mean of stream samples ``[j * step, (j + 1) * step)``; an
         unfinished block is carried to the next frame, one cut by a restart is dropped.
         """
-        self._stream_end += values.size
         if self._step == 1:
             return values
         step, joined = self._step, np.concatenate([self._carry, values])
-        skip = -(self._stream_end - joined.size) % step  # to the first block boundary
+        skip = -(start - self._carry.size) % step  # to the first block boundary
         usable = joined[skip:]
         whole = usable.size // step * step
         self._carry = usable[whole:].copy()
@@ -452,12 +235,14 @@ class PatientSegmenter:
             out.issues.append(Issue(Reason.PARTIAL_BEAT, None, int(kept) * self._step, why))
         self._restart_buffer(new_start)
 
-    def _append(self, values: NDArray[np.float64], out: PushResult) -> None:
-        self._buf = np.concatenate([self._buf, self._blocks(values)])
+    def _append(self, start: int, values: NDArray[np.float64], out: PushResult) -> None:
+        self._buf = np.concatenate([self._buf, self._blocks(start, values)])
         self._detect(out, final=False)
         if self._buf.size > self.config.max_buffer_samples:
             lost = self._buf.size * self._step
             out.issues.append(Issue(Reason.BUFFER_OVERFLOW, None, lost, "no boundary found"))
+            # The frames are then expected at the working index _end (as before the split).
+            self._frames.position = self._end
             self._restart_buffer(self._end)
 
     def _beat_length(self) -> float:
@@ -486,7 +271,9 @@ class PatientSegmenter:
         for boundary, interpolated, lost in decided:
             if lost:
                 self._lose_until(out)
-            elif self._fid is not None and not interpolated:
+            elif self._fid is not None and not interpolated and boundary > self._fid:
+                # A boundary repeated after a resync or a flush is no interval: a zero
+                # would make the running beat length 0 (ZeroDivisionError in the tracker).
                 self._intervals.append(boundary - self._fid)
             self._place(boundary, interpolated, out)
 

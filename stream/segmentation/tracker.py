@@ -35,12 +35,13 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import signal
 
+from models.preprocess import BEAT_LENGTH
 from stream.segmentation.beatfit import BeatFit
 from stream.segmentation.fiducial import matched_filter
 
 CANDIDATE_HEIGHT = 1.5
 """Lowest matched-filter output (z units) of a candidate boundary."""
-CANDIDATE_DISTANCE = 8 / 140
+CANDIDATE_DISTANCE = 8 / BEAT_LENGTH
 """Smallest distance between two filter candidates, in nominal beat lengths."""
 LENGTH_RANGE = (0.6, 1.6)
 """Beat lengths considered, in running beat lengths."""

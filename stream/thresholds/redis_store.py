@@ -19,6 +19,7 @@ On Redis Cluster every key of one call must hash to one slot: use a hash-tag pre
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -70,7 +71,7 @@ return #KEYS - 1
 
 
 def redis_client(
-    settings: Settings, socket_timeout: float = 5.0, **kwargs: object
+    settings: Settings, socket_timeout: float = 5.0, **kwargs: Any
 ) -> aioredis.Redis:
     """An asyncio Redis client for ``settings.redis_url`` (``rediss://`` means TLS).
 
@@ -80,7 +81,7 @@ def redis_client(
         **kwargs: further ``redis.asyncio.Redis`` keywords (e.g. ``ssl_ca_certs``).
     """
     password = settings.redis_password.get_secret_value() if settings.redis_password else None
-    options: dict[str, object] = {
+    options: dict[str, Any] = {
         "socket_timeout": socket_timeout,
         "socket_connect_timeout": socket_timeout,
         **kwargs,

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TypeVar, overload
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from stream.wire.binary import BinaryError, is_binary, parse_beat, parse_frame
 from stream.wire.schemas import SCHEMA_VERSION, BeatMessage, DeadLetter, FrameMessage
 
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", BeatMessage, FrameMessage)
 PAYLOAD_ECHO_BYTES = 2048
 KEY_ECHO_BYTES = 256
 """A dead letter echoes at most the first 2 KiB of the value and 256 bytes of the key, so its
@@ -90,7 +90,7 @@ def decode(raw: RawInput, model: type[M], max_bytes: int) -> M | DeadLetter:
         return dead_letter(raw, "payload_too_large", f"{len(value)} bytes > {max_bytes}")
     if is_binary(value):
         try:
-            message = (parse_beat if model is BeatMessage else parse_frame)(value)
+            message = _parse_binary(model, value)
         except BinaryError as exc:
             return dead_letter(raw, exc.reason, exc.detail)
     else:
@@ -102,12 +102,22 @@ def decode(raw: RawInput, model: type[M], max_bytes: int) -> M | DeadLetter:
             message = model.model_validate_json(value)
         except ValidationError as exc:
             return dead_letter(raw, *_reason(exc))
-    patient = message.patient  # type: ignore[attr-defined]
+    patient = message.patient
     if raw.key is None:
         return dead_letter(raw, "key_mismatch", f"no key; the key must be the patient {patient!r}")
     if raw.key != patient.encode():
         return dead_letter(raw, "key_mismatch", f"key {raw.key[:200]!r} != patient {patient!r}")
     return message
+
+
+@overload
+def _parse_binary(model: type[BeatMessage], value: bytes) -> BeatMessage: ...
+@overload
+def _parse_binary(model: type[FrameMessage], value: bytes) -> FrameMessage: ...
+def _parse_binary(model: type[BeatMessage | FrameMessage], value: bytes
+                  ) -> BeatMessage | FrameMessage:
+    """The binary variant of ``model``'s message (:mod:`stream.wire.binary`)."""
+    return parse_beat(value) if model is BeatMessage else parse_frame(value)
 
 
 def decode_beat(raw: RawInput, max_bytes: int) -> BeatMessage | DeadLetter:

@@ -7,7 +7,7 @@ one partition. Timestamps are integer epoch milliseconds (UTC).
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 import numpy as np
 from pydantic import (
@@ -21,8 +21,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-SCHEMA_VERSION = 1
-BEAT_LENGTH = 140
+from models.preprocess import BEAT_LENGTH as BEAT_LENGTH  # re-exported: the model's input
+
+SCHEMA_VERSION: Final = 1
 MAX_PATIENT_BYTES = 128
 """Longest patient id, in bytes of UTF-8 (the binary layout's limit is the same)."""
 MAX_INT = 2**63 - 1

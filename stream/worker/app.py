@@ -14,13 +14,15 @@ import logging
 import os
 import socket
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import faust
 
 from stream.clients.kafka import faust_broker_url, faust_credentials
+from stream.observe.dashboard import add_dashboard, exposure_warning
+from stream.observe.metrics import CONTENT_TYPE
 from stream.settings import Settings
-from stream.thresholds.journal import JournalMerger, encode_journal
+from stream.thresholds.journal import JournalMerger, JournalStore, encode_journal
 from stream.wire.decode import RawInput
 from stream.wire.schemas import now_ms
 from stream.worker.health import consumer_lags, health_report
@@ -170,7 +172,9 @@ def create_app(settings: Settings, runtime_factory: Any,
             store = runtime().scorer.gate.store
             if store is None:
                 continue
-            merger = mergers.setdefault("merger", JournalMerger(store))  # type: ignore[arg-type]
+            # The gate's store is the worker's RedisStatsStore (compose.build_app), which also
+            # merges journal records; the gate itself types it by what it calls (StatsStore).
+            merger = mergers.setdefault("merger", JournalMerger(cast(JournalStore, store)))
             m = event.message
             await run_batch(merger.apply(m.topic, m.partition, m.offset, m.value), 1)
 
@@ -200,14 +204,12 @@ def create_app(settings: Settings, runtime_factory: Any,
         return web.json(report, status=503 if report["status"] == "down" else 200)
 
     if metrics is not None:
-        from stream.observe.metrics import CONTENT_TYPE
 
         @app.page("/metrics")
         async def metrics_page(web: Any, request: Any) -> Any:
             return web.bytes(metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
 
     if dashboard is not None:
-        from stream.observe.dashboard import add_dashboard, exposure_warning
 
         add_dashboard(app, dashboard, settings.web_token)
         warning = exposure_warning(settings.bind_host, settings.web_token)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Iterable, Sequence
 from typing import Any
 
 from stream.settings import Settings
@@ -23,7 +23,7 @@ async def tcp_ok(host: str, port: int, timeout: float = 1.0) -> bool:
     return True
 
 
-async def _any_true(probes: list[Awaitable[bool]]) -> bool:
+async def _any_true(probes: Sequence[Awaitable[bool]]) -> bool:
     """True as soon as one probe is; False when none is."""
     for probe in asyncio.as_completed(probes):
         if await probe:
@@ -31,7 +31,7 @@ async def _any_true(probes: list[Awaitable[bool]]) -> bool:
     return False
 
 
-async def probe(kafka: list[Awaitable[bool]], redis: Awaitable[bool] | None,
+async def probe(kafka: Sequence[Awaitable[bool]], redis: Awaitable[bool] | None,
                 deadline: float = PROBE_DEADLINE_S) -> tuple[bool, bool]:
     """(any Kafka probe true, Redis probe true), all run concurrently for at most ``deadline``.
 

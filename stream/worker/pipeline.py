@@ -11,19 +11,39 @@ import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
+from stream.beats import PendingBeat
 from stream.settings import Settings
 from stream.thresholds.policy import RunningStats
 from stream.wire.decode import RawInput, dead_letter, decode_beat, decode_frame
-from stream.wire.schemas import BeatMessage, DeadLetter, ScoreRecord, now_ms
-from stream.worker.scoring import BatchScorer, PendingBeat, Rejected, pending_from_messages
+from stream.wire.schemas import DeadLetter, FrameMessage, ScoreRecord, now_ms
+from stream.worker.scoring import BatchScorer, Rejected, pending_from_messages
 
 if TYPE_CHECKING:
     from stream.observe.livefeed import LiveFeed
     from stream.observe.metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
+M = TypeVar("M")
+
+
+class Segmenters(Protocol):
+    """The per-patient segmenters (``SegmenterPool``) as :class:`WorkerRuntime` calls them.
+
+    Called by WorkerRuntime in continuous mode: :meth:`prepare` then :meth:`push` for each
+    frame, :meth:`flush_idle` on the idle-flush timer.
+    """
+
+    async def prepare(self, fs: float) -> None:
+        """Make ready for frames at ``fs`` Hz (off the event loop for a new rate)."""
+
+    def push(self, frame: FrameMessage, received_ms: int
+             ) -> tuple[list[PendingBeat], list[tuple[str, str]]]:
+        """Feed one frame; the beats it completed and (reason, detail) to dead-letter."""
+
+    def flush_idle(self, now: int) -> list[PendingBeat]:
+        """Close the last beat of patients without frames for a while."""
 
 
 @dataclass
@@ -63,7 +83,7 @@ class WorkerRuntime:
     """Decodes, segments, scores and publishes micro-batches of raw input records."""
 
     def __init__(self, settings: Settings, scorer: BatchScorer, publish: Publish,
-                 segmenters: object | None = None, worker: str = "",
+                 segmenters: Segmenters | None = None, worker: str = "",
                  metrics: WorkerMetrics | None = None, feed: LiveFeed | None = None) -> None:
         self.settings, self.scorer, self.publish = settings, scorer, publish
         self.segmenters = segmenters
@@ -73,10 +93,11 @@ class WorkerRuntime:
         self.counters = Counters()
         self._lock = asyncio.Lock()  # agents and the idle-flush timer take turns
 
-    def _decode(self, records: Sequence[RawInput], decode: Callable[[RawInput, int], object],
-                result: BatchResult) -> list[tuple[RawInput, object]]:
+    def _decode(self, records: Sequence[RawInput],
+                decode: Callable[[RawInput, int], M | DeadLetter],
+                result: BatchResult) -> list[tuple[RawInput, M]]:
         """Decoded messages with their records; the rest become dead letters in ``result``."""
-        good = []
+        good: list[tuple[RawInput, M]] = []
         for raw in records:
             decoded = decode(raw, self.settings.max_payload_bytes)
             if isinstance(decoded, DeadLetter):
@@ -89,7 +110,7 @@ class WorkerRuntime:
         """Beat mode: one record per beat."""
         result = BatchResult()
         decoded = self._decode(records, decode_beat, result)
-        messages: list[BeatMessage] = [message for _, message in decoded]  # type: ignore[misc]
+        messages = [message for _, message in decoded]
         received = records[0].received_ms if records else now_ms()
         pending, rejected = pending_from_messages(messages, received, [r for r, _ in decoded])
         self._reject(rejected, result)
@@ -97,12 +118,15 @@ class WorkerRuntime:
 
     async def handle_frames(self, records: Sequence[RawInput]) -> BatchResult:
         """Continuous mode: frames go through each patient's segmenter; its beats are scored."""
-        result, pending = BatchResult(), []
+        result, pending = BatchResult(), list[PendingBeat]()
         for raw, frame in self._decode(records, decode_frame, result):
             self.counters.frames += 1
             try:
-                await self.segmenters.prepare(frame.fs)  # type: ignore[union-attr]  # off-loop
-                beats, issues = self.segmenters.push(frame, raw.received_ms)  # type: ignore[union-attr]
+                if self.segmenters is None:
+                    msg = "no segmenters: continuous mode needs them"
+                    raise AttributeError(msg)
+                await self.segmenters.prepare(frame.fs)  # off-loop
+                beats, issues = self.segmenters.push(frame, raw.received_ms)
             except Exception as exc:  # noqa: BLE001 - a frame must never stop its partition
                 log.exception("frame %s[%d]@%d could not be segmented", raw.topic, raw.partition,
                               raw.offset)
@@ -118,7 +142,7 @@ class WorkerRuntime:
         """Continuous mode: close and score the last beat of patients that went quiet."""
         if self.segmenters is None:
             return BatchResult()
-        pending = self.segmenters.flush_idle(now_ms())  # type: ignore[attr-defined]
+        pending = self.segmenters.flush_idle(now_ms())
         if not pending:
             return BatchResult()
         return await self._finish([], pending, BatchResult(), "continuous")

@@ -21,36 +21,20 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from models.preprocess import BEAT_LENGTH, znormalize
-from stream.segmentation.fiducial import resample_beat
+from models.preprocess import BEAT_LENGTH, resample_beat, znormalize
+from stream.beats import PendingBeat
 from stream.thresholds.policy import RunningStats, ThresholdPolicy, ThresholdSource
 from stream.wire.decode import RawInput
 from stream.wire.schemas import BeatMessage, ScoreRecord, now_ms
 
 log = logging.getLogger(__name__)
-Scorer = Callable[[NDArray[np.float32]], NDArray[np.float32]]
 
 
-@dataclass(frozen=True)
-class PendingBeat:
-    """A beat ready for the model.
+class Scorer(Protocol):
+    """The model as :class:`BatchScorer` calls it: ``models.detector.Detector.score``."""
 
-    Attributes:
-        samples: float32 ``(140,)``, resampled and z-normalized as in training.
-        resampled_from: the original length when it was not 140, else None.
-        source: the input record the beat came from (beat mode: the beat; continuous mode:
-            the frame that completed it), for a dead letter if the beat cannot be scored.
-    """
-
-    patient: str
-    mode: str
-    seq: int
-    onset_sample: int | None
-    samples: NDArray[np.float32]
-    resampled_from: int | None
-    sent_ms: int
-    received_ms: int
-    source: RawInput | None = None
+    def __call__(self, beats: NDArray[np.float32], /) -> NDArray[np.float32]:
+        """Reconstruction errors ``(n,)`` of z-normalized beats ``(n, 140)``."""
 
 
 Rejected = tuple[RawInput | None, str, str]
@@ -110,7 +94,11 @@ def pending_from_messages(messages: Sequence[BeatMessage], received_ms: int,
 
 
 class StatsStore(Protocol):
-    """What the gate needs of the statistics store (``RedisStatsStore``)."""
+    """What :class:`ThresholdGate` needs of the statistics store (``RedisStatsStore``).
+
+    Called by ThresholdGate once per micro-batch: :meth:`fetch` before judging it,
+    :meth:`merge` after.
+    """
 
     async def fetch(self, patients: list[str]) -> dict[str, RunningStats]:
         """Statistics of ``patients`` before the batch; raises when the store is away."""
@@ -160,10 +148,11 @@ class ThresholdGate:
         decisions = self.policy.decide(scores, thresholds)
         adaptive = self.policy.mode == "adaptive"
         unmerged: dict[str, RunningStats] = {}
-        if adaptive and self.store is not None:
+        store = self.store
+        if adaptive and store is not None:
             updates = self.policy.batch_updates(patients, scores, decisions)
             # A failed fetch means Redis is away: do not wait for it a second time.
-            if updates and not (fetched and await self._merge(updates)):
+            if updates and not (fetched and await self._merge(store, updates)):
                 unmerged = updates
         return GateDecision(thresholds, sources, decisions, adaptive and not fetched, unmerged)
 
@@ -178,9 +167,9 @@ class ThresholdGate:
         self._set_degraded(False)
         return stats, True
 
-    async def _merge(self, updates: dict[str, RunningStats]) -> bool:
+    async def _merge(self, store: StatsStore, updates: dict[str, RunningStats]) -> bool:
         try:
-            await self.store.merge(updates)  # type: ignore[union-attr]
+            await store.merge(updates)
         except Exception as exc:  # noqa: BLE001
             self._set_degraded(True, exc)
             return False

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 from kafka import KafkaProducer
 
-from stream.cli.evaluate import read_outputs
 from stream.clients.kafka import kafka_python_config
+from stream.runs.outputs import read_outputs
 from stream.settings import Settings
 from stream.wire.binary import encode_beat, encode_frame
 from stream.wire.schemas import now_ms

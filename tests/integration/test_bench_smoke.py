@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stream.cli.bench import run_bench
+from stream.runs.bench import run_bench
 from stream.settings import Settings
 
 KEYS = {"throughput_beats_per_s", "latency_ms", "lost", "dead_lettered", "peak_rss_mb",

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from models.detector import load_detector
-from stream.cli.replay import run_replay
+from producers.runner import run_replay
 from stream.settings import Settings
 from tests.ports import free_port
 

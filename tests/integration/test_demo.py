@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from stream.cli.demo import run_demo
+from stream.runs.demo import run_demo
 from stream.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("require_data")]

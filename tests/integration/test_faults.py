@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 
 from producers.manifest import read_manifest
-from stream.cli.evaluate import read_outputs
-from stream.cli.replay import run_replay
+from producers.runner import run_replay
 from stream.clients.topics import ensure_topics
 from stream.infra import kafka, redis_server
+from stream.runs.outputs import read_outputs
 from stream.runs.processes import start_worker, stop_worker, wait_group_stable
 from stream.settings import Settings
 from stream.thresholds.redis_store import redis_client

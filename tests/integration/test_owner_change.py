@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from producers.manifest import read_manifest
+from producers.runner import run_replay
 from stream.alerts.rule import AlertTracker
-from stream.cli.evaluate import read_outputs
-from stream.cli.replay import run_replay
 from stream.runs.evaluation import evaluate_run
+from stream.runs.outputs import read_outputs
 from stream.runs.processes import start_worker, stop_worker, wait_group_stable
 from stream.settings import Settings
 from stream.wire.identity import beat_clusters

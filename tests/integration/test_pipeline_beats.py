@@ -11,9 +11,9 @@ import pytest
 import redis
 
 from producers.manifest import read_manifest
-from stream.cli.evaluate import read_outputs
-from stream.cli.replay import run_replay
+from producers.runner import run_replay
 from stream.runs.evaluation import evaluate_run
+from stream.runs.outputs import read_outputs
 from stream.settings import Settings
 
 

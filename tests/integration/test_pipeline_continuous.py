@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from producers.manifest import read_manifest
-from stream.cli.evaluate import read_outputs
-from stream.cli.replay import run_replay
+from producers.runner import run_replay
 from stream.runs.evaluation import detection_metrics, evaluate_run
+from stream.runs.outputs import read_outputs
 from stream.settings import Settings
 
 

@@ -15,8 +15,8 @@ from collections.abc import Callable
 import numpy as np
 from kafka import KafkaProducer
 
-from stream.cli.evaluate import read_outputs
 from stream.clients.kafka import kafka_python_config
+from stream.runs.outputs import read_outputs
 from stream.settings import Settings
 from stream.wire.schemas import now_ms
 

@@ -20,9 +20,9 @@ from kafka import KafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 from scipy import signal as sps
 
-from stream.cli.evaluate import read_outputs
 from stream.clients.kafka import kafka_python_config
 from stream.observe.procstat import memory_mb
+from stream.runs.outputs import read_outputs
 from stream.segmentation.pool import SegmenterPool
 from stream.settings import Settings
 from stream.wire.schemas import FrameMessage, now_ms

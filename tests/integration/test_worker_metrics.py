@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from stream.cli.evaluate import read_outputs
-from stream.cli.replay import run_replay
+from producers.runner import run_replay
 from stream.clients.kafka import kafka_python_config
+from stream.runs.outputs import read_outputs
 from stream.settings import Settings
 from tests.ports import free_port
 

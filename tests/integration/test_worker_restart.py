@@ -10,8 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from producers.manifest import read_manifest
-from stream.cli.evaluate import read_outputs
-from stream.cli.replay import run_replay
+from producers.runner import run_replay
+from stream.runs.outputs import read_outputs
 from stream.runs.processes import start_worker, stop_worker, wait_group_stable
 from stream.settings import Settings
 

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from producers.replay import samples_json
 from stream.wire.binary import encode_beat, encode_frame, is_binary, parse_beat
 from stream.wire.decode import RawInput, decode_beat, decode_frame
+from stream.wire.encode import samples_json
 from stream.wire.schemas import BeatMessage, DeadLetter, FrameMessage
 from stream.worker.scoring import pending_from_messages
 

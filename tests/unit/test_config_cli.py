@@ -43,3 +43,32 @@ def test_config_masks_the_password_inside_a_url_setting() -> None:
     result = CliRunner().invoke(config, ["--json"], obj=settings)
     assert result.exit_code == 0 and "hunter2" not in result.output
     assert json.loads(result.stdout)["ECG_REDIS_URL"] == f"redis://:{MASK}@redis:6379/0"
+
+
+def test_kafka_heap_is_a_setting_shown_by_config_and_the_reference(monkeypatch) -> None:
+    monkeypatch.setenv("ECG_KAFKA_HEAP", "-Xmx1g")
+    result = CliRunner().invoke(config, ["--json"], obj=Settings())
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["ECG_KAFKA_HEAP"] == "-Xmx1g"
+    reference = CliRunner().invoke(config, ["--reference"], obj=Settings())
+    assert "| `ECG_KAFKA_HEAP` | `-Xmx768m` |" in reference.stdout
+    assert "`ECG_KAFKA_HEAP`" in DOC.read_text(encoding="utf-8")
+
+
+def test_local_broker_gets_the_heap_setting(monkeypatch, tmp_path) -> None:
+    import subprocess
+
+    from stream.infra import kafka
+
+    calls: list[list[str]] = []
+
+    def run(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        calls.append(argv)
+        return subprocess.CompletedProcess(argv, 0, "", "")
+
+    monkeypatch.setattr(kafka, "java_binary", lambda: "java")
+    monkeypatch.setattr(kafka.subprocess, "run", run)  # the storage tool is not run
+    settings = Settings(kafka_heap="-Xmx2g", state_dir=tmp_path)
+    kafka.format_storage(settings, kafka.KafkaPaths.of(settings), tmp_path)
+    [argv] = calls
+    assert argv[:2] == ["java", "-Xmx2g"]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from producers.manifest import ManifestRecord, ManifestWriter, read_manifest
-from stream.runs.evaluation import _match_onsets, detection_metrics, evaluate_run
+from stream.runs.evaluation import detection_metrics, evaluate_run
+from stream.segmentation.quality import match_onsets
 from stream.wire.schemas import ScoreRecord
 
 
@@ -52,7 +53,7 @@ def test_beat_mode_ignores_scores_of_another_run() -> None:
 def test_onset_matching(true: list[int], found: list[int], pairs: list[tuple[int, int]]) -> None:
     import numpy as np
 
-    assert _match_onsets(np.array(true), np.array(found), 14) == pairs
+    assert match_onsets(np.array(true), np.array(found), 14) == pairs
 
 
 def test_continuous_segmentation_metrics() -> None:

@@ -37,19 +37,21 @@ def test_missing_maven_with_empty_cache(monkeypatch: pytest.MonkeyPatch, tmp_pat
 def test_missing_redis_server(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(PrerequisiteError, match="apt-get install redis-server"):
-        redis_server._start(Settings(state_dir=tmp_path), "localhost", 1)
+        redis_server.up(Settings(state_dir=tmp_path, redis_url="redis://localhost:1/0"))
 
 
-def test_remote_broker_is_never_started_locally() -> None:
-    settings = Settings(kafka_bootstrap="kafka.example.org:9092")
+def test_remote_broker_is_never_started_locally(tmp_path: Path) -> None:
+    settings = Settings(kafka_bootstrap="kafka.example.org:9092", state_dir=tmp_path)
     with pytest.raises(ConfigError, match="loopback"):
-        kafka._check_startable(settings, "kafka.example.org", 9092)
+        kafka.up(settings)
 
 
-def test_secured_local_broker_is_refused() -> None:
-    settings = Settings(kafka_security_protocol="SASL_SSL")
+def test_secured_local_broker_is_refused(tmp_path: Path) -> None:
+    # port 1: no broker answers there, so ``up`` gets as far as deciding to start one
+    settings = Settings(kafka_security_protocol="SASL_SSL", kafka_bootstrap="localhost:1",
+                        state_dir=tmp_path)
     with pytest.raises(ConfigError, match="PLAINTEXT only"):
-        kafka._check_startable(settings, "localhost", 9092)
+        kafka.up(settings)
 
 
 @pytest.mark.parametrize(("host", "local"), [("localhost", True), ("127.0.0.1", True),

@@ -9,6 +9,7 @@ import pytest
 from stream.thresholds import journal
 from stream.thresholds.journal import JournalError, JournalMerger, decode_journal, encode_journal
 from stream.thresholds.policy import GLOBAL_STATS, RunningStats
+from tests.fakes import InMemoryJournalStore
 
 
 def test_round_trip() -> None:
@@ -27,22 +28,9 @@ def test_broken_records_are_refused(value: bytes) -> None:
         decode_journal(value)
 
 
-class Store:
-    def __init__(self, failures: int) -> None:
-        self.failures, self.seen = failures, set()
-
-    async def merge_journal(self, updates, topic, partition, offset):
-        if self.failures:
-            self.failures -= 1
-            raise ConnectionError("redis down")
-        new = (topic, partition, offset) not in self.seen
-        self.seen.add((topic, partition, offset))
-        return new
-
-
 async def test_merger_waits_for_redis_and_counts_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(journal, "RETRY_S", (0.0,))
-    merger = JournalMerger(Store(failures=3))
+    merger = JournalMerger(InMemoryJournalStore(failures=3))
     value = encode_journal({"p": RunningStats.from_values([1.0])}, "w", 1)
     await asyncio.wait_for(merger.apply("j", 0, 7, value), 5)
     await merger.apply("j", 0, 7, value)  # redelivered after a crash

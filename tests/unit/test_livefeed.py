@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from stream.alerts.rule import AlertTracker
+from stream.beats import PendingBeat
 from stream.observe.dashboard import Snapshots
 from stream.observe.livefeed import LiveFeed
 from stream.wire.schemas import ScoreRecord
-from stream.worker.scoring import PendingBeat
 
 
 def _beat(patient: str, seq: int, value: float = 0.0) -> PendingBeat:

@@ -72,7 +72,8 @@ def _edit_and_reseal(directory, change):
         config["weights"]["sha256"] = sha256_file(directory / WEIGHTS_FILE)
 
     _edit_config(directory, both)
-    ck._write_sealed(directory, json.loads((directory / CONFIG_FILE).read_text()))
+    _edit_config(directory, lambda c: c.update(seal={
+        "sha256": ck.seal_digest(c, directory / WEIGHTS_FILE), "covers": ck.SEAL_TEXT}))
 
 
 def _flip_byte_and_rehash(directory):

@@ -4,7 +4,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.evaluate import binary_metrics, nearest_neighbour_distance
+from models.evaluate import binary_metrics
+from models.metrics import nearest_neighbour_distance
 
 SHARED = Path(os.environ.get("ECG_DATA_DIR", Path(__file__).parents[3] / "shared/data/ecg5000"))
 

@@ -11,25 +11,15 @@ import pytest
 from producers.manifest import ManifestWriter, read_manifest
 from producers.pacing import Pacer
 from producers.replay import Replayer, ReplayOptions
+from tests.fakes import ListProducer
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes, bytes]] = []
-
-    def send(self, topic: str, key: bytes, value: bytes) -> None:
-        self.sent.append((topic, key, value))
-
-    def flush(self, timeout: float | None = None) -> None:
-        pass
-
-
-def run(tmp_path: Path, **options) -> tuple[Recorder, dict, list]:
+def run(tmp_path: Path, **options) -> tuple[ListProducer, dict, list]:
     rng = np.random.default_rng(0)
     beats = rng.standard_normal((30, 140)).astype(np.float32)
     labels = np.array([1, 2, 3] * 10, dtype=np.int8)
     rows = np.arange(30, dtype=np.int64)
-    recorder = Recorder()
+    recorder = ListProducer()
     with ManifestWriter(tmp_path / "m.jsonl") as writer:
         Replayer(recorder, "beats", "signal", beats, labels, rows, ReplayOptions(**options),
                  writer).run()
@@ -114,10 +104,43 @@ def test_producer_compression_comes_from_settings(monkeypatch, setting: str,
                                                   expected: str | None) -> None:
     import kafka
 
-    from stream.cli.replay import make_producer
+    from producers.runner import make_producer
     from stream.settings import Settings
 
     seen: dict = {}
     monkeypatch.setattr(kafka, "KafkaProducer", lambda **kwargs: seen.update(kwargs))
     make_producer(Settings(producer_compression=setting))
     assert seen["compression_type"] == expected and seen["acks"] == "all"
+
+
+def _replay_cli_options(monkeypatch, args: list[str]) -> dict:
+    """The ReplayOptions fields ``ecg-stream replay ARGS`` hands to the runner."""
+    from click.testing import CliRunner
+
+    import stream.cli.replay as replay_cli
+    from stream.settings import Settings
+
+    seen: dict = {}
+    monkeypatch.setattr(replay_cli, "require_kafka", lambda settings: None)
+    monkeypatch.setattr(replay_cli, "run_replay",
+                        lambda settings, split, manifest, progress, **options:
+                        seen.update(options) or {})
+    result = CliRunner().invoke(replay_cli.replay, args, obj=Settings())
+    assert result.exit_code == 0, result.output
+    return seen
+
+
+def test_replay_command_defaults_are_the_replay_options_defaults(monkeypatch) -> None:
+    from producers.stitch import DEFAULT_HRV
+
+    assert ReplayOptions(**_replay_cli_options(monkeypatch, [])) == ReplayOptions()
+    assert ReplayOptions().hrv == DEFAULT_HRV
+
+
+def test_demo_continuous_replays_with_the_hrv_replay_gives_by_default(monkeypatch) -> None:
+    from stream.runs.demo import demo_options
+
+    replayed = ReplayOptions(**_replay_cli_options(monkeypatch, ["--mode", "continuous"]))
+    demo = demo_options("continuous", 1000.0, 32)
+    assert demo.hrv is not None and demo.hrv == replayed.hrv  # was: None, no HRV
+    assert (demo.mode, demo.rate, demo.patients) == ("continuous", 1000.0, 32)

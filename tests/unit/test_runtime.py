@@ -10,11 +10,8 @@ from stream.settings import Settings
 from stream.thresholds.policy import ThresholdPolicy
 from stream.wire.decode import RawInput
 from stream.worker.pipeline import BatchResult, WorkerRuntime
-from stream.worker.scoring import BatchScorer, PendingBeat, ThresholdGate
-
-
-async def immediate(fn, *args):
-    return fn(*args)
+from stream.worker.scoring import BatchScorer, ThresholdGate
+from tests.fakes import ExplodingPool, immediate
 
 
 def record(offset: int, value: bytes, key: bytes = b"p1") -> RawInput:
@@ -43,20 +40,6 @@ async def test_mixed_batch_is_fully_accounted_for() -> None:
     assert published == [result]
     assert runtime.counters.records == 8 and runtime.counters.beats_scored == 5
     assert sum(runtime.counters.dead_letters.values()) == 3
-
-
-class ExplodingPool:
-    """A segmenter pool that fails on one patient's frames (any bug in segmentation)."""
-
-    async def prepare(self, fs):
-        return None
-
-    def push(self, frame, received_ms):
-        if frame.patient == "boom":
-            raise MemoryError("template stack")
-        beat = PendingBeat(frame.patient, "continuous", frame.frame_seq, frame.start_sample,
-                           np.sin(np.arange(140, dtype=np.float32)), None, 1, received_ms)
-        return [beat], []
 
 
 async def test_a_frame_that_breaks_the_segmenter_is_dead_lettered_alone() -> None:

@@ -5,35 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from stream.beats import PendingBeat
 from stream.thresholds.policy import RunningStats, ThresholdPolicy
-from stream.worker.scoring import BatchScorer, PendingBeat, ThresholdGate, to_model_input
-
-
-class FlakyStore:
-    """An in-memory stand-in for RedisStatsStore that can be switched off."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, RunningStats] = {}
-        self.up = True
-
-    async def fetch(self, patients):
-        if not self.up:
-            raise ConnectionError("redis down")
-        return {p: self.data[p] for p in patients if p in self.data}
-
-    async def merge(self, updates):
-        if not self.up:
-            raise ConnectionError("redis down")
-        for key, stats in updates.items():
-            self.data[key] = self.data[key].merge(stats) if key in self.data else stats
+from stream.worker.scoring import BatchScorer, ThresholdGate, to_model_input
+from tests.fakes import FetchThenFailStore, InMemoryStatsStore, immediate
 
 
 def beat(patient: str, seq: int) -> PendingBeat:
     return PendingBeat(patient, "beat", seq, None, np.zeros(140, np.float32), None, 1, 2)
-
-
-async def immediate(fn, *args):
-    return fn(*args)
 
 
 @pytest.mark.parametrize("length", [140, 120, 187])
@@ -59,7 +38,7 @@ async def test_scores_and_decisions_in_one_call() -> None:
 
 
 async def test_redis_outage_degrades_then_catches_up() -> None:
-    store = FlakyStore()
+    store = InMemoryStatsStore()
     gate = ThresholdGate(ThresholdPolicy(0.5, mode="adaptive", warmup_beats=1), store)
     scorer = BatchScorer(lambda b: np.full(len(b), 0.2, np.float32), gate, "v", run=immediate)
     first = await scorer.score([beat("a", 0), beat("a", 1)])
@@ -77,17 +56,10 @@ async def test_redis_outage_degrades_then_catches_up() -> None:
     assert store.data["a"].count == 4 and store.data[""].count == 4
 
 
-class FetchThenFail(FlakyStore):
-    """Redis answers the fetch, then goes away before the merge."""
-
-    async def merge(self, updates):
-        raise ConnectionError("redis went away")
-
-
 async def test_batch_judged_on_fetched_stats_is_not_marked_degraded() -> None:
     # The CI failure: a batch judged on patient thresholds whose merge then failed was
     # stamped degraded=true, threshold_source=patient. A record carries its own batch's state.
-    store = FetchThenFail()
+    store = FetchThenFailStore()
     store.data["a"] = RunningStats.from_values([0.1, 0.3] * 20)
     gate = ThresholdGate(ThresholdPolicy(0.1, mode="adaptive", warmup_beats=1), store)
     scorer = BatchScorer(lambda b: np.full(len(b), 0.2, np.float32), gate, "v", run=immediate)

@@ -11,18 +11,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from models.preprocess import resample_beat
 from producers.stitch import frames, stitch
 from stream.segmentation.beatfit import stretched
-from stream.segmentation.fiducial import load_fiducial, resample_beat
-from stream.segmentation.segmenter import (
-    SUPPORTED_RATES,
-    PatientSegmenter,
-    RatePlans,
-    Reason,
-    SegmenterConfig,
-)
+from stream.segmentation.config import SegmenterConfig
+from stream.segmentation.fiducial import load_fiducial
+from stream.segmentation.issues import Reason
+from stream.segmentation.plans import SUPPORTED_RATES, RatePlans
+from stream.segmentation.quality import match_onsets
+from stream.segmentation.segmenter import PatientSegmenter
 from stream.segmentation.tracker import DECISION_DELAY, Boundary, Tracker
-from tools.segment_eval import evaluate, load_split, match_onsets, segment_signal
+from tools.segment_eval import evaluate, load_split, segment_signal
 
 FS = 140.0
 FRAME = 64
@@ -250,9 +249,9 @@ def _anomalous_heavy(seed: int) -> tuple[float, float]:
     for chunk in np.array_split(pick, 4):
         stitched = stitch(test[chunk], rng, (120, 160))
         found = np.array([b.onset_sample for b in segment_signal(stitched.signal, 128)])
-        matched, _ = match_onsets(found, stitched.onsets, 14)
+        matched = match_onsets(stitched.onsets, found, 14)
         n_true, n_found, n_match = n_true + stitched.onsets.size, n_found + found.size, \
-            n_match + matched.size
+            n_match + len(matched)
     return n_match / n_true, n_match / n_found
 
 
@@ -317,8 +316,8 @@ def test_no_candidate_for_longer_than_a_beat_is_recovered(where: str) -> None:
     found = np.array([b.onset_sample for b in beats])
     assert Reason.BUFFER_OVERFLOW not in _reasons(issues)
     after = truth[truth >= signal.size - second.size]
-    matched, _ = match_onsets(found, after, 3)
-    assert matched.size == after.size, "every beat after the flat stretch is found"
+    matched = match_onsets(after, found, 3)
+    assert len(matched) == after.size, "every beat after the flat stretch is found"
     lost = sum(i.samples_lost for i in issues if i.reason is Reason.PARTIAL_BEAT)
     assert lost >= flat.size, "the lost stretch is reported, not silently skipped"
 

@@ -11,8 +11,9 @@ from pydantic import ValidationError
 from scipy import signal as sps
 
 from producers.stitch import frames, stitch
+from stream.segmentation import PatientSegmenter
 from stream.segmentation.fiducial import load_fiducial
-from stream.segmentation.pool import EVICTED, EXPIRED, SegmenterPool
+from stream.segmentation.pool import EVICTED, EXPIRED, FINISH_FAILED, SegmenterPool
 from stream.settings import Settings
 from stream.wire.schemas import FrameMessage
 
@@ -36,10 +37,10 @@ def test_idle_is_judged_in_event_time_not_arrival_time() -> None:
     pool.push(frame("b", 0, sent_ms=500), received_ms=10_000)
     # A backlog: frames arrive late, but by producer time patient a is only 500 ms behind.
     pool.flush_idle(now=10_100)
-    assert not pool._by_patient["a"].flushed
+    assert not pool.is_flushed("a")
     pool.push(frame("b", 1, sent_ms=1_500), received_ms=10_200)
     pool.flush_idle(now=10_300)
-    assert pool._by_patient["a"].flushed and not pool._by_patient["b"].flushed
+    assert pool.is_flushed("a") and not pool.is_flushed("b")
 
 
 def test_a_quiet_stream_flushes_everyone() -> None:
@@ -47,9 +48,28 @@ def test_a_quiet_stream_flushes_everyone() -> None:
     pool.push(frame("a", 0, sent_ms=0), received_ms=0)
     pool.push(frame("b", 0, sent_ms=0), received_ms=0)
     pool.flush_idle(now=999)
-    assert not pool._by_patient["a"].flushed
+    assert not pool.is_flushed("a")
     pool.flush_idle(now=1000)
-    assert pool._by_patient["a"].flushed and pool._by_patient["b"].flushed
+    assert pool.is_flushed("a") and pool.is_flushed("b")
+
+
+def test_a_failing_finish_is_counted_and_the_other_patients_still_flush(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    pool = SegmenterPool(Settings(segment_idle_flush_ms=1000))
+    pool.push(frame("bad", 0, sent_ms=0), received_ms=0)
+    pool.push(frame("good", 0, sent_ms=0), received_ms=0)
+    real_finish = PatientSegmenter.finish
+    failing = pool.segmenter("bad")
+
+    def finish(self: PatientSegmenter):  # noqa: ANN202 - the segmenter's own result type
+        if self is failing:
+            raise ZeroDivisionError("float division by zero")
+        return real_finish(self)
+
+    monkeypatch.setattr(PatientSegmenter, "finish", finish)
+    pool.flush_idle(now=1000)
+    assert pool.is_flushed("bad") and pool.is_flushed("good")
+    assert pool.events[FINISH_FAILED] == 1
 
 
 def _beats_signal(n_beats: int, seed: int = 0) -> np.ndarray:
@@ -84,7 +104,7 @@ def test_eviction_past_the_byte_budget_scores_the_last_beat_and_counts_it() -> N
     pool = SegmenterPool(Settings(segmenter_max_bytes=2**20))
     beats = _feed(pool, _frames("p0", signal))
     other = 0
-    while "p0" in pool._by_patient:
+    while "p0" in pool:
         _feed(pool, _frames(f"q{other}", signal[:128]))
         other += 1
     assert pool.events[EVICTED] == 1 and other > 10  # p0 was fed least recently
@@ -99,9 +119,9 @@ def test_patient_state_stays_within_the_byte_budget() -> None:
     for index in range(400):
         _feed(pool, _frames(f"p{index}", signal))
         assert pool.nbytes <= pool.max_bytes
-    assert pool.nbytes == sum(state.nbytes for state in pool._by_patient.values())
+    assert pool.nbytes == sum(pool.patient_nbytes(p) for p in pool.patients())
     assert len(pool) < 400 and pool.events[EVICTED] == 400 - len(pool)
-    assert list(pool._by_patient)[-1] == "p399"  # the newest stays, the oldest went first
+    assert pool.patients()[-1] == "p399"  # the newest stays, the oldest went first
 
 
 def test_a_patient_after_eviction_never_repeats_a_seq() -> None:
@@ -109,7 +129,7 @@ def test_a_patient_after_eviction_never_repeats_a_seq() -> None:
     signal = _beats_signal(8)
     first = _feed(pool, _frames("p0", signal))
     other = 0
-    while "p0" in pool._by_patient:
+    while "p0" in pool:
         _feed(pool, _frames(f"q{other}", signal[:128]))
         other += 1
     first += pool.flush_idle(0)
@@ -127,7 +147,7 @@ def test_patients_idle_past_the_expiry_are_dropped_and_counted() -> None:
     flushed = pool.flush_idle(now=999)
     assert len(pool) == 2 and EXPIRED not in pool.events and flushed == []
     flushed = pool.flush_idle(now=1_000)
-    assert list(pool._by_patient) == ["b"] and pool.events[EXPIRED] == 1
+    assert pool.patients() == ["b"] and pool.events[EXPIRED] == 1
     assert flushed and {b.patient for b in flushed} == {"a"}  # its last beats, on the way out
     pool.flush_idle(now=2_500)
     assert len(pool) == 0 and pool.events[EXPIRED] == 2 and pool.nbytes == 0
@@ -161,8 +181,8 @@ def test_the_rate_cache_is_capped_and_releases_the_patients_of_an_evicted_rate()
         signal = sps.resample(base, round(base.size * fs / 140))
         asyncio.run(pool.prepare(fs))
         beats += _feed(pool, _frames(patient, signal, fs, size=round(64 * fs / 140)))
-    assert len(pool.plans._fits) == 2 and not pool.plans.ready(140.0)
-    assert list(pool._by_patient) == ["b", "c"] and pool.events[EVICTED] == 1
+    assert len(pool.plans) == 2 and not pool.plans.ready(140.0)
+    assert pool.patients() == ["b", "c"] and pool.events[EVICTED] == 1
     assert pool.plans.nbytes <= 2 * 83 * 2**20
     beats += pool.flush_idle(0)  # a's beats closed by the eviction
     got = [(b.seq, b.onset_sample) for b in beats if b.patient == "a"]
