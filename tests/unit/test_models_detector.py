@@ -118,3 +118,34 @@ def test_warm_up_changes_no_score(model, beats, runtime):
     detector.warm_up(128)
     detector.warm_up(1)
     np.testing.assert_array_equal(detector.score(beats), before)
+
+
+class _ShapeProbe:
+    """A runtime that records the batch sizes it is called with (score: the row sum)."""
+
+    name = "probe"
+
+    def __init__(self) -> None:
+        self.sizes: list[int] = []
+
+    def __call__(self, beats: np.ndarray) -> np.ndarray:
+        self.sizes.append(len(beats))
+        return beats.sum(axis=1)
+
+    def set_threads(self, num_threads: int) -> None:
+        pass
+
+
+def test_ragged_batches_reach_the_runtime_as_few_sizes(model, beats):
+    """Runtimes keep memory per input shape (torch's CPU LSTM ~1.3 MiB a batch size, never
+    released): every batch size a stream happens to form must not become a new shape."""
+    detector = Detector(model, 1.0, "t", batch_size=128)
+    probe = detector._runtime = _ShapeProbe()
+    rows = np.tile(beats, (4, 1))
+    for n in range(1, 129):
+        np.testing.assert_array_equal(detector.score(rows[:n]), rows[:n].sum(axis=1))
+    expected = {2, 4, 8, 16, 32, 48, 64, 80, 96, 112, 128}
+    assert set(probe.sizes) == expected
+    probe.sizes.clear()
+    detector.warm_up(128)
+    assert set(probe.sizes) == expected
