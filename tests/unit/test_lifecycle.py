@@ -87,7 +87,12 @@ def test_a_worker_ignoring_sigterm_is_killed_after_the_grace_period() -> None:
 
 
 def test_without_a_lifecycle_signals_are_not_held() -> None:
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    with pytest.raises(KeyboardInterrupt), deferred_signals():
-        os.kill(os.getpid(), signal.SIGINT)
-        _wait_for_signal()
+    # A test run started in the background (nohup, `cmd &` in a script) inherits SIGINT
+    # ignored; Python's own handler is what a command normally has.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt), deferred_signals():
+            os.kill(os.getpid(), signal.SIGINT)
+            _wait_for_signal()
+    finally:
+        signal.signal(signal.SIGINT, previous)
