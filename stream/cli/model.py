@@ -14,7 +14,7 @@ import click
 from models.calibrate import QuantileRule
 from models.runtimes import RUNTIMES, RuntimeName
 from models.train_config import TrainConfig
-from stream.cli.base import emit
+from stream.cli.base import emit, json_option
 from stream.settings import Settings
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ def model() -> None:
 @click.option("--runtime", type=RUNTIME, default="torch", show_default=True,
               help="Runtime the checkpoint recommends; every runtime gets its threshold.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option("Machine-readable output.")
 @click.pass_obj
 def train(settings: Settings, protocol: Protocol, seed: int, hidden: tuple[int, ...], epochs: int,
           batch_size: int, lr: float, lr_patience: int, patience: int, threads: int,
@@ -147,7 +147,7 @@ def _summary(out: Path, written: dict[str, Any]) -> dict[str, Any]:
 @click.option("--runtime", type=RUNTIME, help="Runtime to recommend (default: unchanged).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Write here instead of replacing the checkpoint.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option("Machine-readable output.")
 @click.pass_obj
 def calibrate(settings: Settings, checkpoint_dir: Path, quantile: float,
               runtime: RuntimeName | None, out: Path | None, as_json: bool) -> None:
@@ -174,7 +174,7 @@ def calibrate(settings: Settings, checkpoint_dir: Path, quantile: float,
 @model.command()
 @click.option("--checkpoint", "checkpoint_dir", required=True,
               type=click.Path(file_okay=False, exists=True, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option("Machine-readable output.")
 def seal(checkpoint_dir: Path, as_json: bool) -> None:
     """Seal a checkpoint after a deliberate edit of its config.json (or an old, unsealed one).
 
@@ -199,7 +199,7 @@ def seal(checkpoint_dir: Path, as_json: bool) -> None:
 @click.option("--runtime", type=RUNTIME, help="Default: the checkpoint's recommended runtime.")
 @click.option("--plots", type=click.Path(file_okay=False, path_type=Path),
               help="Write PNG plots to this directory.")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option("Machine-readable output.")
 @click.pass_obj
 def evaluate(settings: Settings, protocol: Protocol, checkpoint_dir: Path | None,
              runtime: RuntimeName | None, plots: Path | None, as_json: bool) -> None:
@@ -233,7 +233,7 @@ def evaluate(settings: Settings, protocol: Protocol, checkpoint_dir: Path | None
                    "(speed does not depend on the weights).")
 @click.option("--processes", type=click.IntRange(1), default=2, show_default=True,
               help="Also measure this many single-thread processes side by side (batch >= 32).")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@json_option("Machine-readable output.")
 @click.pass_obj
 def bench(settings: Settings, batches: tuple[int, ...], threads: int, runtime: RuntimeName | None,
           seconds: float, repeats: int, hidden: tuple[int, ...] | None, processes: int,

@@ -45,16 +45,11 @@ def kafka_python_config(settings: Settings) -> dict[str, Any]:
 
 
 def aiokafka_config(settings: Settings) -> dict[str, Any]:
-    """Connection keywords for aiokafka's AIOKafkaProducer and AIOKafkaConsumer."""
-    config: dict[str, Any] = {
-        "bootstrap_servers": settings.kafka_servers,
-        "security_protocol": settings.kafka_security_protocol,
-        **_sasl(settings),
-    }
-    context = ssl_context(settings)
-    if context is not None:
-        config["ssl_context"] = context
-    return config
+    """Connection keywords for aiokafka's AIOKafkaProducer and AIOKafkaConsumer.
+
+    The same keywords as kafka-python's (the two clients name them alike).
+    """
+    return kafka_python_config(settings)
 
 
 def faust_broker_url(settings: Settings) -> str:
