@@ -2,11 +2,14 @@
 
 Usage::
 
-    python -m tools.segment_eval learn --data-dir DIR      # rewrite
-    stream/segmentation/fiducial.json python -m tools.segment_eval evaluate --data-dir DIR
-    [--frame-size 64] [--no-hrv] python -m tools.segment_eval pipeline --data-dir DIR [--split
-    seed-test] [--seed 0] \
+    python -m tools.segment_eval learn --data-dir DIR --out FILE
+    python -m tools.segment_eval evaluate --data-dir DIR [--frame-size 64] [--no-hrv]
+    python -m tools.segment_eval pipeline --data-dir DIR [--split seed-test] [--seed 0] \
         [--join level|raw]
+
+``learn`` writes the detector parameters to ``--out`` with their provenance (the ECG5000
+files' sha256, the labels used, the time); the shipped ones are
+``stream/segmentation/fiducial.json`` (pass that path to regenerate them in a checkout).
 
 ``evaluate`` prints JSON: onset recall and precision within ``--tolerance`` samples, the
 onset error, how far the re-cut beats are from the originals, and the F1 of a 1-nearest-
@@ -26,6 +29,7 @@ import functools
 import json
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,7 +44,7 @@ from models.preprocess import BEAT_LENGTH
 from producers.stitch import DEFAULT_HRV, JOIN_LEVEL, JOINS, frames, stitch
 from stream.segmentation.beatfit import learn_templates
 from stream.segmentation.config import SegmenterConfig
-from stream.segmentation.fiducial import FIDUCIAL_JSON, learn_fiducial, save_fiducial
+from stream.segmentation.fiducial import learn_fiducial, save_fiducial
 from stream.segmentation.quality import DEFAULT_ONSET_TOLERANCE, match_onsets
 from stream.segmentation.segmenter import Beat, PatientSegmenter
 
@@ -63,6 +67,19 @@ def load_split(data_dir: Path, split: str) -> tuple[NDArray[np.float32], NDArray
     data = _ecg5000(Path(data_dir))
     part = data.train if split == "TRAIN" else data.test
     return part.beats, part.labels
+
+
+def learn_provenance(data_dir: Path) -> dict[str, object]:
+    """Where learned parameters come from: the TRAIN files read, their sha256, the time."""
+    data = _ecg5000(Path(data_dir))
+    return {
+        "tool": "tools/segment_eval.py learn",
+        "data": {name: digest for name, digest in sorted(data.checksums.items())
+                 if "TRAIN" in name},
+        "labels_used": "filter, offset, height: class 1 (normal) TRAIN beats; "
+                       "beat_templates: the means of each TRAIN class",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
 
 
 def segment_signal(signal: NDArray, frame_size: int, fs: float = 140.0) -> list[Beat]:
@@ -308,9 +325,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-hrv", action="store_true")
     parser.add_argument("--split", choices=["seed-test", "ucr-test", "all"], default="seed-test")
     parser.add_argument("--checkpoint", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=None,
+                        help="learn: file the parameters are written to (required)")
     parser.add_argument("--join", choices=JOINS, default=JOIN_LEVEL,
                         help="beat joins of the replayed signal (pipeline): level or raw step")
     args = parser.parse_args(argv)
+    if args.command == "learn" and args.out is None:
+        parser.error("learn needs --out FILE (the shipped parameters: "
+                     "stream/segmentation/fiducial.json)")
     hrv = None if args.no_hrv else DEFAULT_HRV
     if args.command == "pipeline":
         report = pipeline(args.data_dir, args.split, args.patients or 32, args.seed, hrv,
@@ -322,8 +344,9 @@ def main(argv: list[str] | None = None) -> int:
         fiducial = learn_fiducial(train[labels == 1])
         templates = np.round(learn_templates(train, labels), 6)
         rows = tuple(tuple(float(v) for v in row) for row in templates)
-        save_fiducial(replace(fiducial, beat_templates=rows), FIDUCIAL_JSON)
-        sys.stdout.write(FIDUCIAL_JSON.read_text(encoding="utf-8"))
+        save_fiducial(replace(fiducial, beat_templates=rows), args.out,
+                      provenance=learn_provenance(args.data_dir))
+        sys.stdout.write(json.dumps({"written": str(args.out)}) + "\n")
         return 0
     figures = evaluate(args.data_dir, args.patients or 4, args.frame_size or 64, hrv, args.seed)
     f1 = detection_f1(args.data_dir, figures)

@@ -8,7 +8,8 @@ peaks above a learned height that are at least a refractory period apart, and pl
 onset at ``fiducial - offset * beat_length``. The learned values ship in ``fiducial.json``,
 produced by::
 
-    python -m tools.segment_eval learn --data-dir ../shared/data/ecg5000
+    python -m tools.segment_eval learn --data-dir ../shared/data/ecg5000 \
+        --out stream/segmentation/fiducial.json
 """
 
 from __future__ import annotations
@@ -132,14 +133,19 @@ def learn_fiducial(beats: NDArray[np.floating], height_factor: float = 0.4) -> F
     )
 
 
-def save_fiducial(fiducial: Fiducial, path: Path = FIDUCIAL_JSON) -> None:
-    """Write the parameters as readable JSON."""
-    path.write_text(json.dumps(asdict(fiducial), indent=1) + "\n", encoding="utf-8")
+def save_fiducial(fiducial: Fiducial, path: Path,
+                  provenance: dict[str, object] | None = None) -> None:
+    """Write the parameters as readable JSON, with where they come from (``provenance``)."""
+    body: dict[str, object] = asdict(fiducial)
+    if provenance is not None:
+        body["provenance"] = provenance
+    path.write_text(json.dumps(body, indent=1) + "\n", encoding="utf-8")
 
 
 def load_fiducial(path: Path = FIDUCIAL_JSON) -> Fiducial:
     """Read parameters written by :func:`save_fiducial` (the shipped ones by default)."""
     data = json.loads(path.read_text(encoding="utf-8"))
+    data.pop("provenance", None)
     data["template"] = tuple(data["template"])
     data["refine_radius"] = tuple(data.get("refine_radius", Fiducial.refine_radius))
     data["beat_templates"] = tuple(tuple(row) for row in data.get("beat_templates", ()))

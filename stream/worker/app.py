@@ -92,17 +92,22 @@ def web_options(settings: Settings) -> dict[str, Any]:
             "web_metrics_enabled": False}
 
 
-def create_app(settings: Settings, runtime_factory: Any,
-               metrics: WorkerMetrics | None = None,
-               dashboard: Snapshots | None = None) -> faust.App:
-    """The worker app; ``runtime_factory(publish) -> WorkerRuntime`` is called on start-up.
+class _Runtime:
+    """The worker runtime, built on first use by ``factory(publish)``."""
 
-    With ``ECG_WORKER_WEB_PORT`` set, Faust's web server (on ``ECG_BIND_HOST``) also serves
-    ``/health`` (JSON; HTTP 503 when no broker is reachable), given ``metrics`` ``/metrics``
-    (Prometheus), and given ``dashboard`` the live dashboard at ``/dashboard/`` (behind
-    ``ECG_WEB_TOKEN`` when set).
-    """
-    app = faust.App(
+    def __init__(self, factory: Any) -> None:
+        self._factory = factory
+        self._runtime: WorkerRuntime | None = None
+        self.publish: Any = None
+
+    def __call__(self) -> WorkerRuntime:
+        if self._runtime is None:
+            self._runtime = self._factory(self.publish)
+        return self._runtime
+
+
+def _faust_app(settings: Settings) -> faust.App:
+    return faust.App(
         settings.worker_group, broker=faust_broker_url(settings),
         broker_credentials=faust_credentials(settings), store="memory://",
         datadir=settings.state_dir / "faust" / f"{settings.worker_group}-{socket.gethostname()}"
@@ -118,14 +123,9 @@ def create_app(settings: Settings, runtime_factory: Any,
         stream_buffer_maxsize=max(4096, 4 * settings.batch_size),
         processing_guarantee=settings.processing_guarantee,
     )
-    parts = settings.topic_partitions
-    beats_in = _raw(app, settings.topic_beats, parts)
-    signal_in = _raw(app, settings.topic_signal, parts)
-    journal_in = _raw(app, settings.topic_stats_journal, parts)
-    within = settings.batch_within_ms / 1000.0
-    state: dict[str, WorkerRuntime] = {}
-    mergers: dict[str, JournalMerger] = {}
 
+
+def _publisher(app: faust.App, settings: Settings, runtime: _Runtime) -> Any:
     async def publish(result: BatchResult) -> None:
         # Straight to Faust's producer (aiokafka): one buffered send per record, then wait for
         # every delivery before the agent's loop body ends (and its offsets may commit).
@@ -149,10 +149,16 @@ def create_app(settings: Settings, runtime_factory: Any,
                                       None, None))
         await asyncio.gather(*futures)
 
-    def runtime() -> WorkerRuntime:
-        if "runtime" not in state:
-            state["runtime"] = runtime_factory(publish)
-        return state["runtime"]
+    return publish
+
+
+def _add_agents(app: faust.App, settings: Settings, runtime: _Runtime) -> None:
+    parts = settings.topic_partitions
+    beats_in = _raw(app, settings.topic_beats, parts)
+    signal_in = _raw(app, settings.topic_signal, parts)
+    journal_in = _raw(app, settings.topic_stats_journal, parts)
+    within = settings.batch_within_ms / 1000.0
+    mergers: dict[str, JournalMerger] = {}
 
     @app.agent(beats_in, name="score-beats")
     async def score_beats(stream: Any) -> None:
@@ -198,6 +204,9 @@ def create_app(settings: Settings, runtime_factory: Any,
     async def flush_idle() -> None:
         await run_batch(runtime().flush_idle(), 0)
 
+
+def _add_pages(app: faust.App, settings: Settings, runtime: _Runtime,
+               metrics: WorkerMetrics | None, dashboard: Snapshots | None) -> None:
     @app.page("/health")
     async def health(web: Any, request: Any) -> Any:
         report = await health_report(settings, runtime())
@@ -210,7 +219,6 @@ def create_app(settings: Settings, runtime_factory: Any,
             return web.bytes(metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
 
     if dashboard is not None:
-
         add_dashboard(app, dashboard, settings.web_token)
         warning = exposure_warning(settings.bind_host, settings.web_token)
         if warning:
@@ -225,6 +233,22 @@ def create_app(settings: Settings, runtime_factory: Any,
             if dashboard is not None:
                 dashboard.feed.set_lag(lags, now_ms() // 1000)
 
+
+def create_app(settings: Settings, runtime_factory: Any,
+               metrics: WorkerMetrics | None = None,
+               dashboard: Snapshots | None = None) -> faust.App:
+    """The worker app; ``runtime_factory(publish) -> WorkerRuntime`` is called on start-up.
+
+    With ``ECG_WORKER_WEB_PORT`` set, Faust's web server (on ``ECG_BIND_HOST``) also serves
+    ``/health`` (JSON; HTTP 503 when no broker is reachable), given ``metrics`` ``/metrics``
+    (Prometheus), and given ``dashboard`` the live dashboard at ``/dashboard/`` (behind
+    ``ECG_WEB_TOKEN`` when set).
+    """
+    app = _faust_app(settings)
+    runtime = _Runtime(runtime_factory)
+    runtime.publish = _publisher(app, settings, runtime)
+    _add_agents(app, settings, runtime)
+    _add_pages(app, settings, runtime, metrics, dashboard)
     return app
 
 

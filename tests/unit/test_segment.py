@@ -3,6 +3,7 @@ ECG5000 quality."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from stream.segmentation.plans import SUPPORTED_RATES, RatePlans
 from stream.segmentation.quality import match_onsets
 from stream.segmentation.segmenter import PatientSegmenter
 from stream.segmentation.tracker import DECISION_DELAY, Boundary, Tracker
-from tools.segment_eval import evaluate, load_split, segment_signal
+from tools.segment_eval import evaluate, load_split, main, segment_signal
 
 FS = 140.0
 FRAME = 64
@@ -387,3 +388,19 @@ def test_rate_plans_keep_at_most_capacity_fits_least_recently_used_out() -> None
     assert plans.ready(360.0) and plans.ready(1000.0) and not plans.ready(140.0)
     assert plans.take_evicted() == []
     assert plans.key(400.0) == plans.key(1000.0) == plans.key(200.0)  # one 200 Hz fit
+
+
+def test_learn_writes_to_out_with_provenance_and_reproduces_the_shipped_parameters(
+        tmp_path: Path) -> None:
+    out = tmp_path / "fiducial.json"
+    assert main(["learn", "--data-dir", str(_data_dir()), "--out", str(out)]) == 0
+    written = json.loads(out.read_text(encoding="utf-8"))
+    assert set(written["provenance"]["data"]) == {"ECG5000_TRAIN.txt"}
+    assert len(written["provenance"]["data"]["ECG5000_TRAIN.txt"]) == 64
+    assert load_fiducial(out) == load_fiducial()
+
+
+def test_learn_refuses_to_run_without_out() -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["learn", "--data-dir", str(_data_dir())])
+    assert exit_.value.code == 2
