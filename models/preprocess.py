@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 from numpy.typing import NDArray
+from scipy.linalg import lapack
 
 BEAT_LENGTH = 140
 _EPS = 1e-8
@@ -33,6 +32,11 @@ def znormalize(beats: NDArray[np.floating]) -> NDArray[np.float32]:
 def resample_beat(beat: NDArray[np.floating], length: int) -> NDArray[np.float64]:
     """Resample one beat to ``length`` samples with a cubic spline, keeping both end points.
 
+    The not-a-knot cubic spline of :class:`scipy.interpolate.CubicSpline` (same values to
+    1e-15), solved directly: on unit knots the not-a-knot ends give the second derivatives
+    at the second and the next-to-last knot outright, and the rest is one symmetric positive
+    definite tridiagonal system (LAPACK ``dptsv``), about 20 us a beat at any length.
+
     Args:
         beat: shape ``(n,)`` with n >= 2, any units.
         length: samples wanted, >= 1.
@@ -40,23 +44,30 @@ def resample_beat(beat: NDArray[np.floating], length: int) -> NDArray[np.float64
     Returns:
         float64, shape ``(length,)``, same units.
     """
-    values = np.asarray(beat, dtype=np.float64)
-    if values.size < 4:
-        grid = np.linspace(0.0, values.size - 1.0, length)
-        return np.interp(grid, np.arange(values.size), values)
-    return _spline_operator(values.size, length) @ values
-
-
-@lru_cache(maxsize=96)
-def _spline_operator(size: int, length: int) -> NDArray[np.float64]:
-    """The (linear) not-a-knot cubic spline resampling ``size`` -> ``length`` as a matrix.
-
-    A spline is linear in the samples, so one product replaces building a spline per beat
-    (the same values to rounding, about 10x faster on the worker's beat cuts).
-    """
-    grid = np.linspace(0.0, size - 1.0, length)
-    from scipy import interpolate  # local: scipy costs ~1 s, and --help imports this module
-
-    operator = interpolate.CubicSpline(np.arange(size), np.eye(size))(grid)
-    operator.setflags(write=False)
-    return operator
+    y = np.asarray(beat, dtype=np.float64)
+    n = y.size
+    grid = np.linspace(0.0, n - 1.0, length)
+    if n < 4:
+        return np.interp(grid, np.arange(n), y)
+    rhs = 6.0 * (y[:-2] - 2.0 * y[1:-1] + y[2:])  # rows 1..n-2 of M[i-1] + 4 M[i] + M[i+1]
+    m = np.empty(n)
+    m[1], m[n - 2] = rhs[0] / 6.0, rhs[-1] / 6.0  # not-a-knot: M0 = 2 M1 - M2 in row 1
+    inner = n - 4
+    if inner == 1:
+        m[2] = (rhs[1] - m[1] - m[n - 2]) / 4.0
+    elif inner > 1:
+        b = rhs[1:-1]
+        b[0] -= m[1]
+        b[-1] -= m[n - 2]
+        _, _, solved, info = lapack.dptsv(np.full(inner, 4.0), np.ones(inner - 1), b,
+                                          overwrite_b=True)
+        if info != 0:  # the matrix is diagonally dominant: never singular
+            msg = f"dptsv info={info}"
+            raise np.linalg.LinAlgError(msg)
+        m[2 : n - 2] = solved
+    m[0] = 2.0 * m[1] - m[2]
+    m[n - 1] = 2.0 * m[n - 2] - m[n - 3]
+    i = np.minimum(grid.astype(np.int64), n - 2)
+    t = grid - i
+    s = 1.0 - t
+    return s * y[i] + t * y[i + 1] + ((s * s * s - s) * m[i] + (t * t * t - t) * m[i + 1]) / 6.0

@@ -20,6 +20,9 @@ class PendingBeat:
         resampled_from: the original length when it was not 140, else None.
         source: the input record the beat came from (beat mode: the beat; continuous mode:
             the frame that completed it), for a dead letter if the beat cannot be scored.
+        fiducial_sample: continuous mode, QRS segmenter: the detected R peak.
+        sent_ms: beat mode: the beat's send time; continuous mode: the send time of the
+            frame that holds the beat's last sample (latency is measured from it).
     """
 
     patient: str
@@ -31,3 +34,4 @@ class PendingBeat:
     sent_ms: int
     received_ms: int
     source: RawInput | None = None
+    fiducial_sample: int | None = None

@@ -93,9 +93,13 @@ class Settings(BaseSettings):
     max_sampling_rate: float = Field(
         1000.0, ge=100, le=1000,
         description="frames claiming more are refused (supported: up to 1000 Hz)")
+    segmenter: Literal["qrs", "templates"] = Field(
+        "qrs", description="continuous mode: qrs (real ECG: QRS detector, any lead, 100-1000 Hz) "
+                           "or templates (stitched ECG5000 replays: the TRAIN beat shapes)")
     segmenter_rates: int = Field(
         3, ge=1, le=16,
-        description="sampling rates whose beat shapes are kept (LRU, at most 82 MiB each)")
+        description="templates segmenter: sampling rates whose beat shapes are kept (LRU, "
+                    "at most 82 MiB each)")
     segmenter_max_bytes: int = Field(
         64 * 2**20, ge=2**20,
         description="per-patient segmenter state per worker, bytes; least recently fed evicted")

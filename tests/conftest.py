@@ -84,3 +84,17 @@ def unique() -> Callable[[str], str]:
         return f"test.{stem}.{token}"
 
     return make
+
+
+@pytest.fixture
+def mitdb_record() -> Path:
+    """MIT-BIH record 100 (``100.hea/.dat/.atr``) from ECG_MITDB_DIR, as a WFDB record path.
+
+    Its absence fails the test (never a skip); CI points ECG_MITDB_DIR at ../shared/data/mitdb.
+    """
+    directory = os.environ.get("ECG_MITDB_DIR")
+    if not directory or not all((Path(directory) / f"100.{ext}").is_file()
+                                for ext in ("hea", "dat", "atr")):
+        pytest.fail("set ECG_MITDB_DIR to a folder with MIT-BIH record 100 (100.hea, 100.dat, "
+                    "100.atr; CI: ../shared/data/mitdb)")
+    return Path(directory) / "100"

@@ -91,7 +91,7 @@ class ExplodingPool:
     async def prepare(self, fs: float) -> None:
         """Nothing to fit."""
 
-    def push(self, frame: FrameMessage, received_ms: int
+    def push(self, frame: FrameMessage, received_ms: int, partition: int = -1
              ) -> tuple[list[PendingBeat], list[tuple[str, str]]]:
         """One beat per frame, or ``MemoryError`` for the bad patient (any segmenter bug)."""
         if frame.patient == self.bad_patient:

@@ -3,13 +3,17 @@
 Usage::
 
     python -m tools.segment_eval learn --data-dir DIR --out FILE
+    python -m tools.segment_eval learn-cut --data-dir DIR --out FILE
     python -m tools.segment_eval evaluate --data-dir DIR [--frame-size 64] [--no-hrv]
     python -m tools.segment_eval pipeline --data-dir DIR [--split seed-test] [--seed 0] \
         [--join level|raw]
 
-``learn`` writes the detector parameters to ``--out`` with their provenance (the ECG5000
-files' sha256, the labels used, the time); the shipped ones are
-``stream/segmentation/fiducial.json`` (pass that path to regenerate them in a checkout).
+``learn-cut`` measures where ECG5000 beats start relative to the R peaks the QRS detector
+finds (stitched TRAIN normal beats, with HRV) and writes that convention to ``--out``
+(shipped: ``stream/segmentation/cut.json``). ``learn`` writes the template detector's
+parameters to ``--out`` with their provenance (the ECG5000 TRAIN files' sha256, the labels
+used, the time); the shipped ones are ``stream/segmentation/fiducial.json`` (pass that path
+to regenerate them in a checkout).
 
 ``evaluate`` prints JSON: onset recall and precision within ``--tolerance`` samples, the
 onset error, how far the re-cut beats are from the originals, and the F1 of a 1-nearest-
@@ -44,6 +48,7 @@ from models.preprocess import BEAT_LENGTH
 from producers.stitch import DEFAULT_HRV, JOIN_LEVEL, JOINS, frames, stitch
 from stream.segmentation.beatfit import learn_templates
 from stream.segmentation.config import SegmenterConfig
+from stream.segmentation.cut import learn_cut, save_cut
 from stream.segmentation.fiducial import learn_fiducial, save_fiducial
 from stream.segmentation.quality import DEFAULT_ONSET_TOLERANCE, match_onsets
 from stream.segmentation.segmenter import Beat, PatientSegmenter
@@ -315,7 +320,7 @@ def _onset_errors(records: list[Any], scores: list[Any],
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``learn`` or ``evaluate`` (JSON on stdout)."""
     parser = argparse.ArgumentParser(prog="python -m tools.segment_eval")
-    parser.add_argument("command", choices=["learn", "evaluate", "pipeline"])
+    parser.add_argument("command", choices=["learn", "learn-cut", "evaluate", "pipeline"])
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--frame-size", type=int, default=None,
                         help="samples per frame (evaluate: 64, pipeline: 128 as the replay)")
@@ -330,10 +335,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--join", choices=JOINS, default=JOIN_LEVEL,
                         help="beat joins of the replayed signal (pipeline): level or raw step")
     args = parser.parse_args(argv)
+    hrv = None if args.no_hrv else DEFAULT_HRV
+    if args.command == "learn-cut":
+        if args.out is None:
+            parser.error("learn-cut needs --out FILE (shipped: stream/segmentation/cut.json)")
+        train, labels = load_split(args.data_dir, "TRAIN")
+        rng = np.random.default_rng(args.seed)
+        stitched = stitch(train[labels == 1], rng, hrv)
+        cut, fit = learn_cut(stitched.signal, stitched.onsets, 140.0)
+        provenance = {**learn_provenance(args.data_dir), "tool": "tools/segment_eval.py learn-cut",
+                      "labels_used": "class 1 (normal) TRAIN beats, stitched with HRV "
+                                     f"{list(hrv) if hrv else None}, seed {args.seed}",
+                      "fit": fit}
+        save_cut(cut, args.out, provenance)
+        sys.stdout.write(json.dumps({"written": str(args.out), **fit}) + "\n")
+        return 0
     if args.command == "learn" and args.out is None:
         parser.error("learn needs --out FILE (the shipped parameters: "
                      "stream/segmentation/fiducial.json)")
-    hrv = None if args.no_hrv else DEFAULT_HRV
     if args.command == "pipeline":
         report = pipeline(args.data_dir, args.split, args.patients or 32, args.seed, hrv,
                           args.checkpoint, args.frame_size or 128, args.join)

@@ -13,7 +13,7 @@ from stream.cli.bench import bench
 from stream.cli.config import config
 from stream.cli.demo import demo
 from stream.cli.errors import explain
-from stream.cli.evaluate import evaluate_stream
+from stream.cli.evaluate import evaluate_record, evaluate_stream
 from stream.cli.infra import infra
 from stream.cli.model import model
 from stream.cli.replay import replay
@@ -24,7 +24,8 @@ from stream.signals import Terminated, exit_code
 
 EXIT_ERROR, EXIT_USAGE = 1, 2
 
-for _command in (demo, infra, model, smoke, replay, worker, alerts, evaluate_stream, bench,
+for _command in (demo, infra, model, smoke, replay, worker, alerts, evaluate_stream,
+                 evaluate_record, bench,
                  config):
     cli.add_command(_command)
 

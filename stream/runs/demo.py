@@ -109,7 +109,12 @@ def run_demo(settings: Settings, workdir: Path, mode: Mode, rate: float, patient
         # Threshold statistics of this run only: replayed patient ids repeat from run to run,
         # and a patient's statistics from an earlier demo would change this run's thresholds.
         prefix = f"{settings.redis_key_prefix}:demo:{uuid.uuid4().hex[:8]}"
-        settings = settings.model_copy(update={"redis_key_prefix": prefix})
+        update: dict[str, object] = {"redis_key_prefix": prefix}
+        if mode == "continuous":
+            # The demo's signal is stitched ECG5000 beats, not a physiological ECG: the
+            # template segmenter is the one made for it (docs/continuous-mode.md).
+            update["segmenter"] = "templates"
+        settings = settings.model_copy(update=update)
         life.callback(drop_keys, settings, prefix)
         manifest = workdir / "demo-manifest.jsonl"
         worker = life.start_worker(settings, workdir / "demo-worker.log")

@@ -10,9 +10,11 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 from pydantic import ValidationError
 
-from producers.manifest import read_manifest
+from producers.manifest import read_annotations, read_manifest
 from stream.clients.kafka import kafka_python_config
+from stream.runs.ec57 import BEAT_SYMBOLS
 from stream.runs.evaluation import DEFAULT_ONSET_TOLERANCE, evaluate_run
+from stream.runs.record_evaluation import evaluate_record_run
 from stream.settings import Settings
 from stream.wire.identity import distinct_beats
 from stream.wire.schemas import DeadLetter, ScoreRecord
@@ -83,9 +85,23 @@ def evaluate_manifest(settings: Settings, manifest: Path, idle_timeout: float = 
     """Read the outputs of the replay described by ``manifest`` and evaluate them."""
     header, records = read_manifest(manifest)
     since = int(header.get("started_ms", 0)) - 1000
+    if "records" in header:
+        return _evaluate_records(settings, manifest, since, idle_timeout, timeout)
     scores, dead = read_outputs(settings, since, len(records), idle_timeout, timeout)
     inputs = {settings.topic_beats, settings.topic_signal}
     ours = [d for d in dead if d.source_topic in inputs and d.received_ms >= since]
     mode = records[0].mode if records else "beat"
     scores = [s for s in scores if s.mode == mode and s.sent_ms >= since]
     return evaluate_run(records, scores, len(ours), tolerance or DEFAULT_ONSET_TOLERANCE)
+
+
+def _evaluate_records(settings: Settings, manifest: Path, since: int, idle_timeout: float,
+                      timeout: float) -> dict[str, Any]:
+    """A record replay: EC57 against the manifest's annotations (``record_evaluation``)."""
+    annotations, extents = read_annotations(manifest)
+    expected = sum(1 for a in annotations if a.symbol in BEAT_SYMBOLS
+                   and a.patient in extents and a.sample < extents[a.patient].samples)
+    scores, dead = read_outputs(settings, since, expected, idle_timeout, timeout)
+    ours = [d for d in dead if d.source_topic == settings.topic_signal and d.received_ms >= since]
+    scores = [s for s in scores if s.mode == "continuous" and s.sent_ms >= since]
+    return evaluate_record_run(annotations, extents, scores, len(ours))

@@ -10,6 +10,7 @@ a :class:`Break` or :class:`Resync` of the signal, or a :class:`Run` of in-order
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from stream.segmentation.config import SegmenterConfig
 from stream.segmentation.issues import Issue, Reason
 
 
@@ -145,7 +147,15 @@ class FrameOrder:
         while self.expected is not None and self.expected in self._pending:
             frame = self._pending.pop(self.expected)
             self.expected += 1
-            if frame.start != self.position:
+            if frame.start > self.position:
+                # The next frame starts later: samples are missing (a reader's invalid
+                # samples, a device dropout). A gap in the signal; the frame is used.
+                missing = frame.start - self.position
+                detail = f"start_sample {frame.start}, expected {self.position}"
+                yield Issue(Reason.GAP, frame.seq, missing, f"{missing} samples missing: {detail}")
+                self.position = frame.start
+                yield Break(frame.start, "gap")
+            elif frame.start < self.position:
                 detail = f"start_sample {frame.start}, expected {self.position}"
                 yield Issue(Reason.START_MISMATCH, frame.seq, 0, detail)
                 self.position = frame.start
@@ -163,3 +173,20 @@ class FrameOrder:
         yield Break(self.position, "gap")
         self.expected = first
         yield from self._drain()
+
+
+def admit(config: SegmenterConfig, seq: int, fs: float, values: NDArray[np.float64],
+          current_fs: float | None, held: int) -> tuple[bool, list[Issue]]:
+    """Whether a frame can be used, and the issues it raises (both segmenters).
+
+    Refused: a rate outside the configured range or not finite (``bad_fs``), empty or
+    non-finite samples (``bad_samples``). A rate other than ``current_fs`` is used, but the
+    ``held`` samples of the old rate are lost (``fs_changed``).
+    """
+    if not (math.isfinite(fs) and config.min_sampling_rate <= fs <= config.max_sampling_rate):
+        return False, [Issue(Reason.BAD_FS, seq, values.size, f"fs={fs}")]
+    if values.size == 0 or not np.isfinite(values).all():
+        return False, [Issue(Reason.BAD_SAMPLES, seq, values.size, "empty or non-finite")]
+    if current_fs is not None and fs != current_fs:
+        return True, [Issue(Reason.FS_CHANGED, seq, held, f"{current_fs} -> {fs} Hz")]
+    return True, []

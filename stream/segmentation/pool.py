@@ -1,5 +1,9 @@
 """One continuous-mode segmenter per patient, fed decoded frames by the worker.
 
+The segmenter is ``ECG_SEGMENTER``: :class:`~stream.segmentation.qrs_segmenter.QrsSegmenter`
+(real ECG, the default) or :class:`~stream.segmentation.segmenter.PatientSegmenter`
+(``templates``: stitched ECG5000 replays).
+
 Memory is bounded in bytes and in time: the pool estimates each patient's state (sample
 buffer, held frames, tracker) and, past ``ECG_SEGMENTER_MAX_BYTES``, evicts the patients fed
 least recently; a patient without frames for ``ECG_SEGMENTER_IDLE_EXPIRY_S`` is dropped.
@@ -15,8 +19,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections import OrderedDict
-from dataclasses import dataclass
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,7 +29,8 @@ from stream.segmentation.config import SegmenterConfig
 from stream.segmentation.fiducial import load_fiducial
 from stream.segmentation.issues import Issue, Reason
 from stream.segmentation.plans import RatePlans
-from stream.segmentation.segmenter import PatientSegmenter
+from stream.segmentation.qrs_segmenter import QrsSegmenter
+from stream.segmentation.segmenter import Beat, PatientSegmenter
 from stream.settings import Settings
 from stream.wire.schemas import FrameMessage
 
@@ -45,14 +50,28 @@ FINISH_FAILED = "finish_failed"
 """Pool event: closing a patient's last beat raised (logged; that tail is not scored)."""
 
 
+FRAMES_KEPT = 256
+"""Per patient, the (end sample, send time) of its latest frames: a beat's latency is
+measured from the send time of the frame holding its last sample."""
+
+
 @dataclass
 class _Patient:
-    segmenter: PatientSegmenter
+    segmenter: PatientSegmenter | QrsSegmenter
     count: int = 0
     sent_ms: int = 0
     flushed: bool = False
     received_ms: int = 0  # arrival of its newest frame: judges expiry
     nbytes: int = 0
+    partition: int = -1
+    frames: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=FRAMES_KEPT))
+
+    def sent_for(self, last_sample: int) -> int:
+        """Send time of the frame that holds ``last_sample`` (the newest frame's if unknown)."""
+        for end, sent in self.frames:
+            if end > last_sample:
+                return sent
+        return self.sent_ms
 
 
 class SegmenterPool:
@@ -66,13 +85,17 @@ class SegmenterPool:
 
     def __init__(self, settings: Settings) -> None:
         self.config = SegmenterConfig.from_settings(settings)
+        self.kind = settings.segmenter
         self.fiducial = load_fiducial()
         self.plans = RatePlans(self.fiducial, settings.segmenter_rates)
         self.idle_ms = settings.segment_idle_flush_ms
         self.expiry_ms = round(settings.segmenter_idle_expiry_s * 1000)
         self.max_bytes = settings.segmenter_max_bytes
         self.nbytes = 0  # estimated bytes of all patients' state
-        self._latest_sent = 0  # newest producer send time seen: the stream's event time
+        # Newest producer send time seen per input partition: each partition's event time.
+        # Partitions are consumed unevenly under a backlog, so a patient is judged against
+        # its own partition only.
+        self._latest_sent: dict[int, int] = {}
         self._last_received = 0  # when this worker last received any frame
         self._by_patient: OrderedDict[str, _Patient] = OrderedDict()  # least recently fed first
         self._evicted: list[PendingBeat] = []  # closed by eviction, scored at the next flush
@@ -101,7 +124,7 @@ class SegmenterPool:
         """Estimated bytes of ``patient``'s state (its share of :attr:`nbytes`)."""
         return self._by_patient[patient].nbytes
 
-    def segmenter(self, patient: str) -> PatientSegmenter:
+    def segmenter(self, patient: str) -> PatientSegmenter | QrsSegmenter:
         """The segmenter held for ``patient``."""
         return self._by_patient[patient].segmenter
 
@@ -117,7 +140,7 @@ class SegmenterPool:
         one build. Awaited by the worker before :meth:`push`, so that a frame at a new rate
         never blocks the event loop (up to about 0.2 s of CPU and 82 MiB per rate).
         """
-        if not self.supported(fs) or self.plans.ready(fs):
+        if self.kind != "templates" or not self.supported(fs) or self.plans.ready(fs):
             return
         key = self.plans.key(fs)
         task = self._building.get(key)
@@ -134,14 +157,20 @@ class SegmenterPool:
         log.info("beat shapes for %g Hz prepared (%.1f MiB)", fs, self.plans.fit_nbytes(fs) / 2**20)
         self._release_rates(self._last_received)
 
-    def push(self, frame: FrameMessage, received_ms: int
+    def push(self, frame: FrameMessage, received_ms: int, partition: int = -1
              ) -> tuple[list[PendingBeat], list[tuple[str, str]]]:
-        """Feed one frame; return the beats it completed and (reason, detail) to dead-letter."""
+        """Feed one frame; return the beats it completed and (reason, detail) to dead-letter.
+
+        ``partition``: the input partition the frame came from (its event time is judged
+        per partition by :meth:`flush_idle`).
+        """
         state = self._patient(frame.patient)
+        state.frames.append((frame.start_sample + len(frame.samples), frame.sent_ms))
         result = state.segmenter.push(frame.frame_seq, frame.start_sample, frame.fs,
                                       np.asarray(frame.samples, dtype=np.float64))
         state.sent_ms, state.flushed, state.received_ms = frame.sent_ms, False, received_ms
-        self._latest_sent = max(self._latest_sent, frame.sent_ms)
+        state.partition = partition
+        self._latest_sent[partition] = max(self._latest_sent.get(partition, 0), frame.sent_ms)
         self._last_received = max(self._last_received, received_ms)
         beats = self._pending(frame.patient, state, result.beats, received_ms)
         self._account(state)
@@ -164,7 +193,8 @@ class SegmenterPool:
         beats, self._evicted = self._evicted, []
         stream_quiet = now - self._last_received >= self.idle_ms
         for patient, state in self._by_patient.items():
-            behind = self._latest_sent - state.sent_ms >= self.idle_ms
+            newest = self._latest_sent.get(state.partition, state.sent_ms)
+            behind = newest - state.sent_ms >= self.idle_ms
             if state.flushed or not (behind or stream_quiet):
                 continue
             beats += self._close(patient, state, now)
@@ -174,7 +204,9 @@ class SegmenterPool:
     def _patient(self, patient: str) -> _Patient:
         entry = self._by_patient.get(patient)
         if entry is None:
-            segmenter = PatientSegmenter(self.config, self.fiducial, self.plans.plan)
+            segmenter: PatientSegmenter | QrsSegmenter = (
+                QrsSegmenter(self.config) if self.kind == "qrs"
+                else PatientSegmenter(self.config, self.fiducial, self.plans.plan))
             entry = _Patient(segmenter, count=self._seq_floor)
             self._by_patient[patient] = entry
         self._by_patient.move_to_end(patient)
@@ -236,11 +268,14 @@ class SegmenterPool:
         self.events[reason] = self.events.get(reason, 0) + 1
 
     @staticmethod
-    def _pending(patient: str, state: _Patient, cut: list, received_ms: int) -> list[PendingBeat]:
+    def _pending(patient: str, state: _Patient, cut: list[Beat], received_ms: int
+                 ) -> list[PendingBeat]:
         beats = []
         for beat in cut:
+            sent = state.sent_for(beat.onset_sample + beat.length - 1)
             beats.append(PendingBeat(patient, "continuous", state.count, beat.onset_sample,
-                                     beat.samples, beat.length, state.sent_ms, received_ms))
+                                     beat.samples, beat.length, sent, received_ms,
+                                     fiducial_sample=beat.fiducial_sample))
             state.count += 1
         return beats
 

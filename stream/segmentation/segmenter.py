@@ -24,7 +24,6 @@ count it.
 from __future__ import annotations
 
 import functools
-import math
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ from numpy.typing import NDArray
 from models.preprocess import BEAT_LENGTH, resample_beat, znormalize
 from stream.segmentation.config import SegmenterConfig
 from stream.segmentation.fiducial import Fiducial, find_fiducials, load_fiducial
-from stream.segmentation.frames import Break, Frame, FrameOrder, Resync, Run, Step
+from stream.segmentation.frames import Break, Frame, FrameOrder, Resync, Run, Step, admit
 from stream.segmentation.issues import Issue, Reason
 from stream.segmentation.plans import RatePlan, shared_plans
 from stream.segmentation.tracker import Tracker, beat_gain
@@ -54,12 +53,14 @@ class Beat:
         length: raw length before resampling, samples.
         samples: float32, shape ``(140,)``, resampled to 140 then z-normalized.
         interpolated: True when a boundary was inserted from the rhythm, not detected.
+        fiducial_sample: the detected R peak (QRS segmenter), index in the signal.
     """
 
     onset_sample: int
     length: int
     samples: NDArray[np.float32]
     interpolated: bool = False
+    fiducial_sample: int | None = None
 
 
 @dataclass
@@ -148,17 +149,11 @@ class PatientSegmenter:
     # Frame admission and the steps of the frame order.
 
     def _admit(self, seq: int, fs: float, values: NDArray, out: PushResult) -> bool:
-        cfg = self.config
-        if not (math.isfinite(fs) and cfg.min_sampling_rate <= fs <= cfg.max_sampling_rate):
-            out.issues.append(Issue(Reason.BAD_FS, seq, values.size, f"fs={fs}"))
-            return False
-        if values.size == 0 or not np.isfinite(values).all():
-            out.issues.append(Issue(Reason.BAD_SAMPLES, seq, values.size, "empty or non-finite"))
-            return False
-        if self._frames.started and self.fs is not None and fs != self.fs:
-            lost = self._buffered() + self._frames.held
-            out.issues.append(Issue(Reason.FS_CHANGED, seq, lost, f"{self.fs} -> {fs} Hz"))
-        return True
+        current = self.fs if self._frames.started else None
+        ok, issues = admit(self.config, seq, fs, values, current,
+                           self._buffered() + self._frames.held)
+        out.issues += issues
+        return ok
 
     def _start_stream(self, start: int, fs: float) -> None:
         """Plan, tracker and an empty buffer for a new stream at ``fs`` from ``start``."""

@@ -122,6 +122,8 @@ class ScoreRecord(_Wire):
     mode: Literal["beat", "continuous"]
     seq: int = Field(description="beat seq (beat mode) or detected beat index (continuous)")
     onset_sample: int | None = Field(None, description="continuous mode: detected beat onset")
+    fiducial_sample: int | None = Field(
+        None, description="continuous mode (QRS segmenter): the beat's detected R peak")
     score: float = Field(description="reconstruction error: sum of |beat - reconstruction|")
     threshold: float
     threshold_source: Literal["static", "patient"]
@@ -129,7 +131,8 @@ class ScoreRecord(_Wire):
     model_version: str
     resampled_from: int | None = Field(None, description="original length when not 140")
     degraded: bool = Field(False, description="Redis unavailable: static threshold used")
-    sent_ms: int
+    sent_ms: int = Field(description="send time of the beat (beat mode) or of the frame "
+                                     "holding its last sample (continuous mode)")
     received_ms: int
     published_ms: int
     worker: str = ""

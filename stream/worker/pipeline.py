@@ -38,9 +38,9 @@ class Segmenters(Protocol):
     async def prepare(self, fs: float) -> None:
         """Make ready for frames at ``fs`` Hz (off the event loop for a new rate)."""
 
-    def push(self, frame: FrameMessage, received_ms: int
+    def push(self, frame: FrameMessage, received_ms: int, partition: int = -1
              ) -> tuple[list[PendingBeat], list[tuple[str, str]]]:
-        """Feed one frame; the beats it completed and (reason, detail) to dead-letter."""
+        """Feed one frame from input ``partition``: the beats it completed, dead letters."""
 
     def flush_idle(self, now: int) -> list[PendingBeat]:
         """Close the last beat of patients without frames for a while."""
@@ -126,7 +126,7 @@ class WorkerRuntime:
                     msg = "no segmenters: continuous mode needs them"
                     raise AttributeError(msg)
                 await self.segmenters.prepare(frame.fs)  # off-loop
-                beats, issues = self.segmenters.push(frame, raw.received_ms)
+                beats, issues = self.segmenters.push(frame, raw.received_ms, raw.partition)
             except Exception as exc:  # noqa: BLE001 - a frame must never stop its partition
                 log.exception("frame %s[%d]@%d could not be segmented", raw.topic, raw.partition,
                               raw.offset)

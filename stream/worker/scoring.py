@@ -236,6 +236,7 @@ class BatchScorer:
         out.unmerged, out.beats = decision.unmerged, scored
         out.records = [
             ScoreRecord(patient=b.patient, mode=b.mode, seq=b.seq, onset_sample=b.onset_sample,
+                        fiducial_sample=b.fiducial_sample,
                         score=float(s), threshold=float(t), threshold_source=src,
                         anomalous=bool(d), model_version=self.model_version,
                         resampled_from=b.resampled_from, degraded=decision.degraded,

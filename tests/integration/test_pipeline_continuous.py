@@ -19,7 +19,8 @@ def test_continuous_mode_with_hrv(pipeline_settings: Callable[..., Settings], wo
     from models.data import load_ecg5000
     from models.detector import load_detector
 
-    settings = pipeline_settings(threshold_mode="static", segment_idle_flush_ms=3000)
+    settings = pipeline_settings(segmenter="templates", threshold_mode="static",
+                                 segment_idle_flush_ms=3000)
     workers(settings, 1)
     manifest = tmp_path / "manifest.jsonl"
     run_replay(settings, "seed-test", manifest, mode="continuous", patients=32, hrv=(120, 160),

@@ -71,7 +71,8 @@ class _HealthPoller(threading.Thread):
 def test_high_and_unsupported_rates_neither_stall_nor_crash_the_worker(
         pipeline_settings: Callable[..., Settings], workers) -> None:
     port = free_port()
-    settings = pipeline_settings(worker_web_port=port, threshold_mode="static")
+    settings = pipeline_settings(segmenter="templates", worker_web_port=port,
+                                 threshold_mode="static")
     (proc,) = workers(settings, 1)
     rss_before = memory_mb(proc.pid)[0]
     good = {"p-140": _stream("p-140", 140.0), "p-1000": _stream("p-1000", 1000.0)}

@@ -55,7 +55,7 @@ def test_a_quiet_stream_flushes_everyone() -> None:
 
 def test_a_failing_finish_is_counted_and_the_other_patients_still_flush(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    pool = SegmenterPool(Settings(segment_idle_flush_ms=1000))
+    pool = SegmenterPool(Settings(segmenter="templates", segment_idle_flush_ms=1000))
     pool.push(frame("bad", 0, sent_ms=0), received_ms=0)
     pool.push(frame("good", 0, sent_ms=0), received_ms=0)
     real_finish = PatientSegmenter.finish
@@ -172,9 +172,9 @@ def test_the_rate_range_is_a_setting_within_the_supported_one() -> None:
 
 
 def test_the_rate_cache_is_capped_and_releases_the_patients_of_an_evicted_rate() -> None:
-    pool = SegmenterPool(Settings(segmenter_rates=2))
+    pool = SegmenterPool(Settings(segmenter="templates", segmenter_rates=2))
     base = _beats_signal(8)
-    alone = SegmenterPool(Settings())
+    alone = SegmenterPool(Settings(segmenter="templates"))
     expected = _feed(alone, _frames("a", base)) + alone.flush_idle(2**62)
     beats = []
     for patient, fs in (("a", 140.0), ("b", 360.0), ("c", 1000.0)):
@@ -190,7 +190,7 @@ def test_the_rate_cache_is_capped_and_releases_the_patients_of_an_evicted_rate()
 
 
 def test_a_new_rate_is_prepared_in_a_thread_while_the_event_loop_runs() -> None:
-    pool = SegmenterPool(Settings())
+    pool = SegmenterPool(Settings(segmenter="templates"))
     threads, ticks = [], []
     build = pool.plans.build
 

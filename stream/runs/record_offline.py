@@ -1,0 +1,120 @@
+"""Evaluate a recording offline: the worker's segmenter and scorer in-process, no Kafka.
+
+The recording is prepared as ``ecg-stream replay --record`` prepares it, sent through the
+project's :class:`~producers.gateway.SignalSender` into memory, decoded as the worker decodes
+``ecg.signal`` records, cut by the worker's :class:`~stream.segmentation.pool.SegmenterPool`
+and scored in micro-batches with the checkpoint and the threshold policy (per-patient
+statistics kept in memory instead of Redis). The report has the keys of a record replay's
+``evaluate-stream`` report (without latency: nothing is timed here).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from producers.gateway import SignalSender
+from producers.manifest import AnnotationRecord, ExtentRecord
+from producers.record_replay import RecordReplayOptions, prepare
+from producers.records import Recording
+from stream.beats import PendingBeat
+from stream.runs.record_evaluation import evaluate_record_run
+from stream.segmentation.pool import SegmenterPool
+from stream.settings import Settings
+from stream.thresholds.policy import RunningStats, ThresholdPolicy
+from stream.wire.decode import RawInput, dead_letter, decode_frame
+from stream.wire.schemas import DeadLetter, ScoreRecord
+
+PATIENT = "record"
+
+
+class _Memory:
+    """A producer that keeps the values it is given (the frames, in order)."""
+
+    def __init__(self) -> None:
+        self.values: list[bytes] = []
+
+    def send(self, topic: str, *, key: bytes, value: bytes) -> object:  # noqa: ARG002
+        self.values.append(value)
+        return None
+
+    def flush(self, timeout: float | None = None) -> object:  # noqa: ARG002
+        return None
+
+
+def evaluate_record_offline(settings: Settings, recording: Recording,
+                            opts: RecordReplayOptions | None = None,
+                            learning_s: float = 300.0) -> dict[str, Any]:
+    """Segment and score ``recording`` in-process; the EC57 report and costs."""
+    from models.detector import load_detector  # local: torch loads only when scoring
+
+    opts = opts or RecordReplayOptions()
+    record = prepare(recording, opts)
+    memory = _Memory()
+    sender = SignalSender(memory, settings.topic_signal, PATIENT, record.fs,
+                          max(1, round(opts.frame_s * record.fs)), opts.encoding)
+    sender.send(record.samples)
+    sender.close()
+    pool = SegmenterPool(settings)
+    dead: list[DeadLetter] = []
+    pending: list[PendingBeat] = []
+    cpu = time.process_time()
+    for offset, value in enumerate(memory.values):
+        frame = decode_frame(RawInput(settings.topic_signal, 0, offset, PATIENT.encode(), value,
+                                      0), settings.max_payload_bytes)
+        if isinstance(frame, DeadLetter):
+            dead.append(frame)
+            continue
+        beats, refused = pool.push(frame, 0, 0)
+        pending += beats
+        raw = RawInput(settings.topic_signal, 0, offset, PATIENT.encode(), value, 0)
+        dead += [dead_letter(raw, reason, detail) for reason, detail in refused]
+    pending += pool.flush_idle(2**62)
+    segment_cpu = time.process_time() - cpu
+    detector = load_detector(settings.checkpoint, runtime=settings.model_runtime,
+                             num_threads=settings.torch_threads)
+    policy = ThresholdPolicy.from_settings(settings, detector.threshold)
+    cpu = time.process_time()
+    scores = _score(pending, detector, policy, settings.batch_size)
+    score_cpu = time.process_time() - cpu
+    annotations = [AnnotationRecord(PATIENT, a.sample, a.symbol) for a in record.annotations]
+    extents = {PATIENT: ExtentRecord(PATIENT, record.samples.size, record.fs)}
+    report = evaluate_record_run(annotations, extents, scores, len(dead), learning_s)
+    report.pop("latency_ms")
+    per_beat = 1000 / max(len(pending), 1)
+    report.update(
+        source="record-offline", record=record.source, lead=record.lead, fs=record.fs,
+        units=record.units, duration_s=round(record.duration_s, 3),
+        segmenter=settings.segmenter, threshold_mode=settings.threshold_mode,
+        segmenter_events=dict(sorted(pool.events.items())), samples_lost=pool.samples_lost,
+        samples_skipped=sender.samples_skipped,
+        cpu_ms_per_beat={"segmentation": round(segment_cpu * per_beat, 4),
+                         "scoring": round(score_cpu * per_beat, 4)})
+    return report
+
+
+def _score(pending: list[PendingBeat], detector: Any, policy: ThresholdPolicy,
+           batch: int) -> list[ScoreRecord]:
+    """Score in micro-batches of ``batch`` beats, statistics updated after each (in memory)."""
+    stats: dict[str, RunningStats] = {}
+    records: list[ScoreRecord] = []
+    for lo in range(0, len(pending), batch):
+        chunk = pending[lo : lo + batch]
+        scores = detector.score(np.stack([b.samples for b in chunk]))
+        patients = [b.patient for b in chunk]
+        thresholds, sources = policy.thresholds(patients, stats)
+        decisions = policy.decide(scores, thresholds)
+        for patient, update in policy.batch_updates(patients, scores, decisions).items():
+            stats[patient] = stats[patient].merge(update) if patient in stats else update
+        records += [
+            ScoreRecord(patient=b.patient, mode="continuous", seq=b.seq,
+                        onset_sample=b.onset_sample, fiducial_sample=b.fiducial_sample,
+                        score=float(s), threshold=float(t), threshold_source=src,
+                        anomalous=bool(d), model_version=detector.version,
+                        resampled_from=b.resampled_from, sent_ms=0, received_ms=0,
+                        published_ms=0)
+            for b, s, t, src, d in zip(chunk, scores, thresholds, sources, decisions,
+                                       strict=True)]
+    return records
