@@ -16,6 +16,7 @@ from stream.segmentation.fiducial import load_fiducial
 from stream.segmentation.pool import EVICTED, EXPIRED, FINISH_FAILED, SegmenterPool
 from stream.settings import Settings
 from stream.wire.schemas import FrameMessage
+from tests.synthetic_ecg import rr_series, synthesize
 
 
 def frame(patient: str, seq: int, sent_ms: int, size: int = 64) -> FrameMessage:
@@ -216,3 +217,36 @@ def test_a_new_rate_is_prepared_in_a_thread_while_the_event_loop_runs() -> None:
     asyncio.run(main())
     assert threads and threads == [threads[0]] and threads[0] != threading.get_ident()
     assert pool.plans.ready(1000.0) and False in ticks  # the loop ran during the build
+
+
+def test_idle_is_judged_per_partition_so_an_uneven_backlog_cuts_no_beat() -> None:
+    # Under a backlog the consumer delivers partition 0 far ahead of partition 1 (by send
+    # time). Patient b of partition 1 is not idle: its own partition has nothing newer.
+    pool = SegmenterPool(Settings(segment_idle_flush_ms=1000))
+    pool.push(frame("a", 0, sent_ms=0), received_ms=0, partition=0)
+    pool.push(frame("b", 0, sent_ms=0), received_ms=0, partition=1)
+    for seq in range(1, 40):
+        pool.push(frame("a", seq, sent_ms=seq * 500), received_ms=seq, partition=0)
+    pool.flush_idle(now=40)
+    assert not pool.is_flushed("b") and not pool.is_flushed("a")
+    pool.push(frame("c", 0, sent_ms=1_000), received_ms=41, partition=1)
+    pool.flush_idle(now=42)
+    assert pool.is_flushed("b")  # its partition moved 1 s past it: b went quiet
+
+
+def test_a_beat_carries_the_send_time_of_the_frame_holding_its_last_sample() -> None:
+    record = synthesize(rr_series([75], beats_each=12), 250.0)
+    pool = SegmenterPool(Settings())
+    beats, ends = [], []
+    for seq, start in enumerate(range(0, record.signal.size, 25)):
+        samples = record.signal[start : start + 25].tolist()
+        message = FrameMessage(schema=1, patient="p", frame_seq=seq, start_sample=start,
+                               fs=250.0, samples=samples, sent_ms=1_000 + seq)
+        got, _ = pool.push(message, received_ms=0)
+        beats += got
+        ends.append(start + len(samples))
+    assert len(beats) >= 8
+    for beat in beats:
+        last = beat.onset_sample + beat.resampled_from - 1
+        holding = next(i for i, end in enumerate(ends) if end > last)
+        assert beat.sent_ms == 1_000 + holding and beat.fiducial_sample is not None
