@@ -1,0 +1,118 @@
+"""A real recording through the whole pipeline: EC57, latency and worker memory, as a benchmark.
+
+Starts one worker with this run's own topics, group and Redis prefix (Kafka and Redis must be
+up, e.g. ``ecg-stream infra up``), replays ``--record`` as ``--patients`` simulated patients
+at ``--speed`` times real time (``--loop --hours H``: H hours of signal per patient), samples
+the worker's RSS every 5 s, then evaluates the run against the record's annotations
+(``evaluate-stream``'s report: EC57 overall and after minute 5, latency). ``--backlog`` sends
+everything first and starts the worker only then (minutes of backlog: no beat may be cut
+short by the idle flush). Prints JSON. Examples::
+
+    # latency at real time, 32 patients, frames of 0.25 s (the issue's definition)
+    .venv/bin/python -m tools.record_run --record ../shared/data/mitdb/100.hea --patients 32 \\
+        --speed 1 --minutes 4
+    # two hours of signal through one worker
+    .venv/bin/python -m tools.record_run --record ../shared/data/mitdb/100.hea --speed 30 \\
+        --loop --hours 2
+    # a backlog
+    .venv/bin/python -m tools.record_run --record ../shared/data/mitdb/100.hea --patients 4 \\
+        --speed 0 --backlog
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from producers.record_replay import RecordReplayOptions
+from producers.runner import record_replay
+from stream.observe.procstat import memory_mb
+from stream.runs.outputs import evaluate_manifest
+from stream.runs.processes import start_worker, stop_worker, wait_group_stable
+from stream.settings import Settings
+from tools.patient_churn import _free_port, _health_seconds, _slope, churn_settings
+
+SAMPLE_S = 5.0
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Replay, sample the worker, evaluate; the report."""
+    settings = churn_settings(Settings())
+    port = _free_port()
+    settings = settings.model_copy(update={"worker_web_port": port})
+    logs = Path(tempfile.mkdtemp(prefix="record-run-"))
+    manifest = logs / "manifest.jsonl"
+    duration = args.hours * 3600 / args.speed if args.loop and args.speed > 0 else None
+    if args.minutes is not None:
+        duration = args.minutes * 60
+    opts = RecordReplayOptions(patients=args.patients, speed=args.speed,
+                               frame_s=args.frame_seconds, loop=args.loop, duration=duration)
+    sent: dict[str, Any] = {}
+
+    def replay() -> None:
+        sent.update(record_replay(settings, [args.record], args.lead, manifest, opts))
+
+    samples: list[tuple[float, float]] = []
+    health: list[float | None] = []
+    proc = None
+    try:
+        if args.backlog:
+            began = time.monotonic()
+            replay()
+            sent["backlog_send_s"] = round(time.monotonic() - began, 1)
+        proc = start_worker(settings, logs / "worker.log", "warning")
+        wait_group_stable(settings, 1, [proc])
+        thread = threading.Thread(target=replay, daemon=True)
+        if not args.backlog:
+            thread.start()
+        begin = time.monotonic()
+        while thread.is_alive() or (args.backlog and time.monotonic() - begin < args.drain_s):
+            samples.append((time.monotonic() - begin, memory_mb(proc.pid)[0]))
+            health.append(_health_seconds(port))
+            time.sleep(SAMPLE_S)
+        report = evaluate_manifest(settings, manifest, idle_timeout=20.0, timeout=1800.0)
+        alive = proc.poll() is None
+    finally:
+        if proc is not None:
+            stop_worker(proc)
+    overall = report["ec57"]["overall"]
+    minutes = {int(t // 60): round(rss, 1) for t, rss in samples if t % 60 < SAMPLE_S}
+    return {"replay": sent, "worker_alive": alive, "rss_mb_by_minute": minutes,
+            "rss_slope_mb_per_min_after_2min": _slope([p for p in samples if p[0] >= 120]),
+            "health_s_max": max((h for h in health if h is not None), default=None),
+            "beats_scored": report["beats_scored"], "duplicates": report["duplicates"],
+            "dead_lettered": report["dead_lettered"], "latency_ms": report["latency_ms"],
+            "ec57_all": {k: overall["all"][k] for k in ("tp", "fn", "fp", "se", "ppv")},
+            "ec57_after_learning": {k: overall["after_learning"][k]
+                                    for k in ("tp", "fn", "fp", "se", "ppv")},
+            "logs": str(logs)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse options, run, print the JSON report."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--record", type=Path, required=True)
+    parser.add_argument("--lead", default="MLII")
+    parser.add_argument("--patients", type=int, default=1)
+    parser.add_argument("--speed", type=float, default=1.0)
+    parser.add_argument("--frame-seconds", type=float, default=0.25)
+    parser.add_argument("--loop", action="store_true")
+    parser.add_argument("--hours", type=float, default=2.0, help="with --loop: signal hours")
+    parser.add_argument("--minutes", type=float, default=None, help="wall minutes to send")
+    parser.add_argument("--backlog", action="store_true")
+    parser.add_argument("--drain-s", type=float, default=120.0,
+                        help="with --backlog: seconds the worker gets to drain")
+    args = parser.parse_args(argv)
+    json.dump(run(args), sys.stdout, indent=1)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
