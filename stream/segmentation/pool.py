@@ -55,6 +55,11 @@ FRAMES_KEPT = 256
 measured from the send time of the frame holding its last sample."""
 
 
+REORDER_SLACK = 64
+"""Frames ended before a beat's last sample that :meth:`_Patient.sent_for` looks past (at
+least the reorder window)."""
+
+
 @dataclass
 class _Patient:
     segmenter: PatientSegmenter | QrsSegmenter
@@ -67,11 +72,21 @@ class _Patient:
     frames: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=FRAMES_KEPT))
 
     def sent_for(self, last_sample: int) -> int:
-        """Send time of the frame that holds ``last_sample`` (the newest frame's if unknown)."""
-        for end, sent in self.frames:
+        """Send time of the frame that holds ``last_sample`` (the newest frame's if unknown).
+
+        The frame with the smallest end past ``last_sample``, searched from the newest back
+        until :data:`REORDER_SLACK` frames ended before it (frames may come reordered).
+        """
+        found, best, before = self.sent_ms, None, 0
+        for end, sent in reversed(self.frames):
             if end > last_sample:
-                return sent
-        return self.sent_ms
+                if best is None or end < best:
+                    found, best = sent, end
+            else:
+                before += 1
+                if before > REORDER_SLACK:
+                    break
+        return found
 
 
 class SegmenterPool:

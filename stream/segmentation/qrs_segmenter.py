@@ -28,10 +28,10 @@ from numpy.typing import NDArray
 from models.preprocess import BEAT_LENGTH, resample_beat, znormalize
 from stream.segmentation.config import SegmenterConfig
 from stream.segmentation.cut import CutConvention, load_cut
-from stream.segmentation.frames import Break, Frame, FrameOrder, Resync, Run, Step, admit
+from stream.segmentation.frames import Break, FrameOrder, Resync, Run, Step
 from stream.segmentation.issues import Issue, Reason
 from stream.segmentation.qrs import QrsDetector
-from stream.segmentation.segmenter import FINAL_BEAT, Beat, PushResult
+from stream.segmentation.segmenter import FINAL_BEAT, Beat, FramedSegmenter, PushResult
 
 MAX_BEAT_S = 3.0
 """Longest beat, seconds (20 bpm); a longer interval between boundaries is no beat."""
@@ -45,7 +45,7 @@ class _Open:
     fiducial: int
 
 
-class QrsSegmenter:
+class QrsSegmenter(FramedSegmenter):
     """Online segmenter of one patient's real ECG; not thread-safe, one per patient."""
 
     plan = None  # no per-rate shared state to release (the pool asks)
@@ -74,23 +74,6 @@ class QrsSegmenter:
     def search_backs(self) -> int:
         """Beats the current detector found by search-back."""
         return self._detector.search_backs if self._detector is not None else 0
-
-    def push(self, frame_seq: int, start_sample: int, fs: float, samples: NDArray) -> PushResult:
-        """Feed one frame as it arrived (any units: mV, µV, ADC counts).
-
-        Returns:
-            Beats completed by this frame and the issues it raised.
-        """
-        out = PushResult()
-        values = np.asarray(samples, dtype=np.float64).ravel()
-        if not self._admit(frame_seq, fs, values, out):
-            return out
-        frames = self._frames
-        if not frames.started or fs != self.fs or frames.reopens(frame_seq, start_sample):
-            frames.start(frame_seq, start_sample)
-            self._start_stream(start_sample, fs, out)
-        self._take(frames.push(Frame(frame_seq, start_sample, values), self._buf.size), out)
-        return out
 
     def finish(self) -> PushResult:
         """End of stream (or an idle patient): decide the last R peaks, close the last beat.
@@ -124,14 +107,7 @@ class QrsSegmenter:
 
     # Frame admission and the steps of the frame order.
 
-    def _admit(self, seq: int, fs: float, values: NDArray, out: PushResult) -> bool:
-        current = self.fs if self._frames.started else None
-        ok, issues = admit(self.config, seq, fs, values, current,
-                           self._held + self._frames.held)
-        out.issues += issues
-        return ok
-
-    def _start_stream(self, start: int, fs: float, out: PushResult) -> None:
+    def _start_stream(self, start: int, fs: float) -> None:
         """A new stream at ``fs`` from stream index ``start``: new detector, empty buffer."""
         self.fs = fs
         self._offset = round(self.cut.offset_s * fs)
@@ -162,8 +138,7 @@ class QrsSegmenter:
     def _end(self) -> int:
         return self._buf_start + self._buf.size
 
-    @property
-    def _held(self) -> int:
+    def _buffered(self) -> int:
         """Samples held that are not in a beat yet."""
         return self._buf.size
 

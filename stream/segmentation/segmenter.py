@@ -71,8 +71,58 @@ class PushResult:
     issues: list[Issue] = field(default_factory=list)
 
 
-class PatientSegmenter:
-    """Online segmenter of one patient's frames; not thread-safe, one per patient."""
+class FramedSegmenter:
+    """Frame admission and frame order, shared by both segmenters; they cut the beats.
+
+    A subclass sets ``config``, ``fs`` and ``_frames`` and provides :meth:`_buffered`,
+    :meth:`_start_stream` and :meth:`_take`.
+    """
+
+    config: SegmenterConfig
+    fs: float | None
+    _frames: FrameOrder
+
+    def push(self, frame_seq: int, start_sample: int, fs: float, samples: NDArray) -> PushResult:
+        """Feed one frame as it arrived; called by the worker for every frame message.
+
+        Args:
+            frame_seq: the frame's sequence number.
+            start_sample: index of ``samples[0]`` in the patient's signal.
+            fs: sampling rate, Hz.
+            samples: shape ``(k,)``, the frame's samples.
+
+        Returns:
+            Beats completed by this frame and the issues it raised.
+        """
+        out = PushResult()
+        values = np.asarray(samples, dtype=np.float64).ravel()
+        frames = self._frames
+        ok, issues = admit(self.config, frame_seq, fs, values,
+                           self.fs if frames.started else None, self._buffered() + frames.held)
+        out.issues += issues
+        if not ok:
+            return out
+        if not frames.started or fs != self.fs or frames.reopens(frame_seq, start_sample):
+            frames.start(frame_seq, start_sample)
+            self._start_stream(start_sample, fs)
+        self._take(frames.push(Frame(frame_seq, start_sample, values), self._buffered()), out)
+        return out
+
+    def _buffered(self) -> int:
+        """Stream samples held that are not in a beat yet."""
+        raise NotImplementedError
+
+    def _start_stream(self, start: int, fs: float) -> None:
+        """A new stream at ``fs`` from stream index ``start``."""
+        raise NotImplementedError
+
+    def _take(self, steps: Iterable[Step], out: PushResult) -> None:
+        """Handle the frame order's steps, each before the next is taken."""
+        raise NotImplementedError
+
+
+class PatientSegmenter(FramedSegmenter):
+    """Online segmenter of one patient's frames (ECG5000 templates); one per patient."""
 
     def __init__(self, config: SegmenterConfig | None = None, fiducial: Fiducial | None = None,
                  plans: Callable[[float], RatePlan] | None = None) -> None:
@@ -94,29 +144,6 @@ class PatientSegmenter:
         self._next: tuple[int, bool] | None  # boundary waiting for its refinement
         self._intervals: deque[int]
         self._restart_buffer(0)
-
-    def push(self, frame_seq: int, start_sample: int, fs: float, samples: NDArray) -> PushResult:
-        """Feed one frame as it arrived; called by the worker for every frame message.
-
-        Args:
-            frame_seq: the frame's sequence number.
-            start_sample: index of ``samples[0]`` in the patient's signal.
-            fs: sampling rate, Hz.
-            samples: shape ``(k,)``, the frame's samples (z-normalized units).
-
-        Returns:
-            Beats completed by this frame and the issues it raised.
-        """
-        out = PushResult()
-        values = np.asarray(samples, dtype=np.float64).ravel()
-        if not self._admit(frame_seq, fs, values, out):
-            return out
-        frames = self._frames
-        if not frames.started or fs != self.fs or frames.reopens(frame_seq, start_sample):
-            frames.start(frame_seq, start_sample)
-            self._start_stream(start_sample, fs)
-        self._take(frames.push(Frame(frame_seq, start_sample, values), self._buffered()), out)
-        return out
 
     def finish(self) -> PushResult:
         """End of stream (or an idle patient): use the held frames, then close the last beat.
@@ -147,13 +174,6 @@ class PatientSegmenter:
         return out
 
     # Frame admission and the steps of the frame order.
-
-    def _admit(self, seq: int, fs: float, values: NDArray, out: PushResult) -> bool:
-        current = self.fs if self._frames.started else None
-        ok, issues = admit(self.config, seq, fs, values, current,
-                           self._buffered() + self._frames.held)
-        out.issues += issues
-        return ok
 
     def _start_stream(self, start: int, fs: float) -> None:
         """Plan, tracker and an empty buffer for a new stream at ``fs`` from ``start``."""
