@@ -17,6 +17,9 @@ short by the idle flush). Prints JSON. Examples::
     # a backlog
     .venv/bin/python -m tools.record_run --record ../shared/data/mitdb/100.hea --patients 4 \\
         --speed 0 --backlog
+    # a variant of the record: resampled, in other units, inverted (annotations follow)
+    .venv/bin/python -m tools.record_run --record ../shared/data/mitdb/100.hea --speed 40 \\
+        --resample 125 --units adc --invert
 """
 
 from __future__ import annotations
@@ -52,7 +55,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.minutes is not None:
         duration = args.minutes * 60
     opts = RecordReplayOptions(patients=args.patients, speed=args.speed,
-                               frame_s=args.frame_seconds, loop=args.loop, duration=duration)
+                               frame_s=args.frame_seconds, loop=args.loop, duration=duration,
+                               resample=args.resample, units=args.units, invert=args.invert)
     sent: dict[str, Any] = {}
 
     def replay() -> None:
@@ -83,7 +87,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             stop_worker(proc)
     overall = report["ec57"]["overall"]
     minutes = {int(t // 60): round(rss, 1) for t, rss in samples if t % 60 < SAMPLE_S}
-    return {"replay": sent, "worker_alive": alive, "rss_mb_by_minute": minutes,
+    return {"lead": args.lead, "resample": args.resample, "units": args.units,
+            "invert": args.invert, "replay": sent, "worker_alive": alive,
+            "rss_mb_by_minute": minutes,
             "rss_slope_mb_per_min_after_2min": _slope([p for p in samples if p[0] >= 120]),
             "health_s_max": max((h for h in health if h is not None), default=None),
             "beats_scored": report["beats_scored"], "duplicates": report["duplicates"],
@@ -106,6 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hours", type=float, default=2.0, help="with --loop: signal hours")
     parser.add_argument("--minutes", type=float, default=None, help="wall minutes to send")
     parser.add_argument("--backlog", action="store_true")
+    parser.add_argument("--resample", type=float, default=None, help="variant: resample to HZ")
+    parser.add_argument("--units", default=None, help="variant: mV, uV, V or adc")
+    parser.add_argument("--invert", action="store_true", help="variant: inverted")
     parser.add_argument("--drain-s", type=float, default=120.0,
                         help="with --backlog: seconds the worker gets to drain")
     args = parser.parse_args(argv)

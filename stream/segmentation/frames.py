@@ -82,6 +82,8 @@ class FrameOrder:
     @property
     def held(self) -> int:
         """Samples of the frames held waiting for a missing one."""
+        if not self._pending:
+            return 0
         return sum(f.samples.size for f in self._pending.values())
 
     @property
@@ -99,6 +101,20 @@ class FrameOrder:
         self.expected = seq
         self._pending.clear()
         self.position = start
+
+    def follows(self, seq: int, start: int, size: int) -> bool:
+        """Consume now a frame that continues the stream in order with nothing held.
+
+        The common case, without the steps of :meth:`push` (True: the caller uses the
+        ``size`` samples as a :class:`Run`); False: nothing changed, use :meth:`push`.
+        """
+        if self._pending or seq != self.expected or start != self.position:
+            return False
+        self.closed = False
+        self._far_run = 0
+        self.expected = seq + 1
+        self.position = start + size
+        return True
 
     def push(self, frame: Frame, buffered: int) -> Iterator[Step]:
         """The steps one frame leads to; ``buffered``: samples a resync would lose downstream."""

@@ -24,7 +24,11 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 from scipy import signal
-from scipy.ndimage import maximum_filter1d
+
+try:  # the compiled kernel behind scipy.signal.lfilter (its wrapper's checks cost 2/3 a call)
+    from scipy.signal._sigtools import _linear_filter
+except ImportError:  # pragma: no cover - a scipy that moved it: the public function
+    _linear_filter = None
 
 BAND_HZ = (5.0, 15.0)
 """Pass band of the detection filter (Pan-Tompkins)."""
@@ -91,6 +95,62 @@ def filters(fs: float) -> _Filters:
         r_window=max(2, round(R_WINDOW_S * fs)))
 
 
+def lfilter(b: NDArray[np.float64], a: NDArray[np.float64], x: NDArray[np.float64],
+            zi: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``scipy.signal.lfilter(b, a, x, zi=zi)`` for 1-D float64 ``x`` and ``zi`` of the right size.
+
+    Calls scipy's compiled kernel directly when it is where scipy 1.12-1.17 keep it (the same
+    values: a unit test compares them), the public function otherwise.
+    """
+    if _linear_filter is not None:
+        y, zf = _linear_filter(b, a, x, -1, zi)
+        return y, zf
+    y, zf = signal.lfilter(b, a, x, zi=zi)
+    return y, zf
+
+
+def window_peaks(seg: NDArray[np.float64], lo: int, hi: int, d: int) -> list[tuple[int, float]]:
+    """The MWI candidates of ``seg`` in ``[lo, hi)``: index and value of each.
+
+    A candidate (index >= 1) is positive, rises into its value and no sample within ``d``
+    of it exceeds it.
+
+    The same as comparing with :func:`scipy.ndimage.maximum_filter1d` of size ``2 d + 1`` but
+    a third of the cost on a frame: a window's largest value is at one of its local maxima
+    (the first sample of a plateau stands for it) or at one of its ends, so only those are
+    compared, and the MWI has a few local maxima a frame.
+    """
+    step = seg[1:] - seg[:-1]
+    up = step > 0
+    pos = ((up[:-1] & (step[1:] <= 0)).nonzero()[0] + 1).tolist()
+    if up[-1]:
+        pos.append(seg.size - 1)
+    if not pos:
+        return []
+    values = seg[pos].tolist()
+    last, count = seg.size - 1, len(pos)
+    out = []
+    for j, k in enumerate(pos):
+        value = values[j]
+        if not lo <= k < hi or value <= 0:
+            continue
+        start, end = max(k - d, 0), min(k + d, last)
+        if seg[start] > value or seg[end] > value:
+            continue
+        i = j - 1
+        while i >= 0 and pos[i] >= start and values[i] <= value:
+            i -= 1
+        if i >= 0 and pos[i] >= start:
+            continue
+        i = j + 1
+        while i < count and pos[i] <= end and values[i] <= value:
+            i += 1
+        if i < count and pos[i] <= end:
+            continue
+        out.append((k, value))
+    return out
+
+
 class QrsDetector:
     """Pan-Tompkins QRS detector for one contiguous stream at one rate; one per patient.
 
@@ -108,10 +168,11 @@ class QrsDetector:
         self.start = start
         self.end = start
         # History of the last samples from self._hist_start: MWI, |slope|, wide-band signal
-        # (rows 0-2), self._len of them used.
+        # (rows 0-2), self._len of them used; row 2 holds the raw samples from _wide_to on.
         self._hist = np.empty((3, 2 * f.keep))
         self._hist_start = start
         self._len = 0
+        self._wide_to = start
         self._scanned = start  # MWI samples before this were examined as candidates
         self._spki = self._npki = 0.0
         self._learned = False
@@ -132,7 +193,7 @@ class QrsDetector:
     @property
     def polarity(self) -> int:
         """Sign of the dominant QRS deflection so far (+1, -1; 0 before the first beat)."""
-        return int(np.sign(self._polarity))
+        return 1 if self._polarity > 0 else -1 if self._polarity < 0 else 0
 
     @property
     def _mwi(self) -> NDArray[np.float64]:
@@ -156,18 +217,22 @@ class QrsDetector:
         if self._slope_zi is None or self._wide_zi is None:
             # Start the filters in their steady state for the first value: no step transient.
             self._slope_zi, self._wide_zi = f.slope_zi * x[0], f.wide_zi * x[0]
-        slope, self._slope_zi = signal.lfilter(f.slope_b, f.slope_a, x, zi=self._slope_zi)
-        wide, self._wide_zi = signal.lfilter(f.wide_b, f.wide_a, x, zi=self._wide_zi)
-        squared = np.concatenate([self._sq_tail, slope * slope])
+        slope, self._slope_zi = lfilter(f.slope_b, f.slope_a, x, self._slope_zi)
+        # MWI: differences of the running sum of squares, from the previous frame's last
+        # mwi - 1 squares (a leading zero makes the first difference a plain sum).
+        w = f.mwi
+        squared = np.empty(w + n)
+        squared[0] = 0.0
+        squared[1:w] = self._sq_tail
+        np.multiply(slope, slope, out=squared[w:])
         csum = np.cumsum(squared)
-        mwi = csum[f.mwi - 1 :].copy()
-        mwi[1:] -= csum[: -f.mwi] if f.mwi > 1 else csum[:-1]
-        mwi /= f.mwi
-        if f.mwi > 1:
-            self._sq_tail = squared[-(f.mwi - 1) :]
+        self._sq_tail = squared[n + 1 :]
         self._room(n)
-        row = slice(self._len, self._len + n)
-        self._hist[0, row], self._hist[1, row], self._hist[2, row] = mwi, np.abs(slope), wide
+        lo, hi = self._len, self._len + n
+        np.divide(np.subtract(csum[w:], csum[:n], out=self._hist[0, lo:hi]), w,
+                  out=self._hist[0, lo:hi])
+        np.abs(slope, out=self._hist[1, lo:hi])
+        self._hist[2, lo:hi] = x  # band-passed when an R peak is looked for (_filter_wide)
         self._len += n
         self.end += n
         return self._scan(final=False)
@@ -182,6 +247,7 @@ class QrsDetector:
             return
         drop = self._len - self._f.keep if self._learned else 0
         if drop > 0:
+            self._filter_wide()
             self._hist[:, : self._len - drop] = self._hist[:, drop : self._len]
             self._len -= drop
             self._hist_start += drop
@@ -217,13 +283,7 @@ class QrsDetector:
         seg = self._mwi[a - base : b - base]
         if seg.size < 3:
             return []
-        top = maximum_filter1d(seg, size=2 * d + 1, mode="constant", cval=-np.inf)
-        rising = np.empty(seg.size, dtype=bool)
-        rising[0] = False
-        rising[1:] = seg[1:] > seg[:-1]
-        idx = np.flatnonzero((seg >= top) & rising & (seg > 0)) + a
-        idx = idx[(idx >= lo) & (idx < hi)]
-        return [(int(i), float(self._mwi[i - base])) for i in idx]
+        return [(k + a, v) for k, v in window_peaks(seg, lo - a, hi - a, d)]
 
     def _learn(self, out: list[int]) -> None:
         """Initial levels from the first :data:`LEARN_S` (Pan-Tompkins' learning phase).
@@ -300,8 +360,23 @@ class QrsDetector:
         seg = self._slope[max(pos - w, base) - base : pos + 1 - base]
         return float(seg.max()) if seg.size else 0.0
 
+    def _filter_wide(self) -> None:
+        """Band-pass the raw samples of history row 2 up to the end, the filter's state kept.
+
+        Done when an R peak is looked for (and before history is dropped): one filter call
+        a beat instead of one a frame, the same values (the state carries across calls).
+        """
+        if self._wide_to >= self.end or self._wide_zi is None:
+            return
+        lo, hi = self._wide_to - self._hist_start, self._len
+        f = self._f
+        self._hist[2, lo:hi], self._wide_zi = lfilter(f.wide_b, f.wide_a, self._hist[2, lo:hi],
+                                                      self._wide_zi)
+        self._wide_to = self.end
+
     def _r_peak(self, pos: int) -> int:
         """The R peak of the QRS whose MWI peak is at ``pos``, in the dominant polarity."""
+        self._filter_wide()
         f, base = self._f, self._hist_start
         # The QRS lies in the MWI window before its peak, delayed by the band-pass.
         centre = pos - f.mwi // 2 - f.band_delay + f.wide_delay

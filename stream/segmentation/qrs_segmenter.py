@@ -206,9 +206,10 @@ class QrsSegmenter(FramedSegmenter):
         if raw.size < 2:
             out.issues.append(Issue(Reason.PARTIAL_BEAT, None, int(raw.size), "too short"))
             return
-        beat = resample_beat(raw, BEAT_LENGTH) * self._sign()
-        out.beats.append(Beat(start, int(raw.size), znormalize(beat),
-                              fiducial_sample=self._open.fiducial))
+        beat = znormalize(resample_beat(raw, BEAT_LENGTH))
+        if self._sign() < 0:
+            np.negative(beat, out=beat)
+        out.beats.append(Beat(start, int(raw.size), beat, fiducial_sample=self._open.fiducial))
 
     def _sign(self) -> float:
         """Flip that puts the patient's dominant QRS deflection in the convention's polarity."""

@@ -105,7 +105,11 @@ class FramedSegmenter:
         if not frames.started or fs != self.fs or frames.reopens(frame_seq, start_sample):
             frames.start(frame_seq, start_sample)
             self._start_stream(start_sample, fs)
-        self._take(frames.push(Frame(frame_seq, start_sample, values), self._buffered()), out)
+        if frames.follows(frame_seq, start_sample, values.size):
+            self._take((Run(start_sample, values),), out)
+        else:
+            self._take(frames.push(Frame(frame_seq, start_sample, values), self._buffered()),
+                       out)
         return out
 
     def _buffered(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -47,3 +48,10 @@ def workers(tmp_path: Path) -> Iterator[Callable[[Settings, int], list[subproces
     yield start
     for proc in started:
         stop_worker(proc)
+
+
+def crash_and_replace(settings: Settings, worker: subprocess.Popen, log: Path) -> subprocess.Popen:
+    """SIGKILL ``worker`` (its offsets stay as last committed) and start its successor."""
+    worker.send_signal(signal.SIGKILL)
+    assert worker.wait(timeout=30) == -signal.SIGKILL
+    return start_worker(settings, log)

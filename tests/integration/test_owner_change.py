@@ -8,7 +8,6 @@ and the alert rule must drop no new anomaly as stale across the change of owner.
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 from collections import defaultdict
@@ -26,6 +25,7 @@ from stream.runs.processes import start_worker, stop_worker, wait_group_stable
 from stream.settings import Settings
 from stream.wire.identity import beat_clusters
 from stream.wire.schemas import Alert, ScoreRecord, now_ms
+from tests.integration.conftest import crash_and_replace
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("require_data")]
 
@@ -86,9 +86,7 @@ def test_worker_crash_in_continuous_mode_keeps_beat_identity(
     replay = _replay_in_thread(settings, manifest)
     time.sleep(6.0)  # after the first owner's first commits
     killed_ms = now_ms()
-    first.send_signal(signal.SIGKILL)  # offsets as last committed: frames are read again
-    assert first.wait(timeout=30) == -signal.SIGKILL
-    second = start_worker(settings, tmp_path / "second.log")
+    second = crash_and_replace(settings, first, tmp_path / "second.log")  # frames read again
     try:
         replay.join(240)
         assert not replay.is_alive(), "replay did not finish"

@@ -119,3 +119,40 @@ def test_a_start_offset_gives_absolute_sample_indices() -> None:
     detector = QrsDetector(360.0, start=10_000)
     found = detector.push(record.signal) + detector.finish()
     assert np.array_equal(np.asarray(found) - 10_000, detect(record.signal, 360.0))
+
+
+def test_the_filter_kernel_is_scipy_lfilter(monkeypatch: pytest.MonkeyPatch) -> None:
+    from scipy import signal
+
+    from stream.segmentation import qrs
+
+    f = qrs.filters(360.0)
+    x = np.random.default_rng(3).normal(size=90)
+    zi = f.slope_zi * 0.3
+    expected, expected_zf = signal.lfilter(f.slope_b, f.slope_a, x, zi=zi)
+    for kernel in (qrs._linear_filter, None):
+        monkeypatch.setattr(qrs, "_linear_filter", kernel)
+        y, zf = qrs.lfilter(f.slope_b, f.slope_a, x, zi)
+        np.testing.assert_array_equal(y, expected)
+        np.testing.assert_array_equal(zf, expected_zf)
+
+
+@given(st.lists(st.floats(0.0, 4.0), min_size=3, max_size=300), st.integers(1, 40),
+       st.integers(0, 150), st.integers(0, 150))
+@settings(max_examples=300, deadline=None)
+def test_candidates_are_the_peaks_largest_within_the_refractory(
+        values: list[float], d: int, lo: int, width: int) -> None:
+    """Against the definition: >= every value within d (in the segment), rising into it."""
+    from dataclasses import replace
+
+    seg = np.round(np.asarray(values), 1)  # ties and plateaus
+    detector = QrsDetector(360.0)
+    detector._f = replace(detector._f, refractory=d)
+    detector._hist = np.zeros((3, seg.size))
+    detector._hist[0] = seg
+    detector._len, detector.end = seg.size, seg.size
+    hi = min(lo + width, seg.size)
+    expected = [(i, float(seg[i])) for i in range(max(lo, 1), hi)
+                if seg[i] > 0 and seg[i] > seg[i - 1]
+                and seg[i] >= seg[max(i - d, 0) : i + d + 1].max()]
+    assert detector._candidates(lo, hi) == expected
