@@ -22,7 +22,7 @@ from producers.gateway import Encoding, SignalSender
 from producers.manifest import AnnotationRecord, ExtentRecord, ManifestWriter
 from producers.pacing import Pacer
 from producers.plan import patient_id
-from producers.records import Annotation, Recording, convert_units
+from producers.records import BEAT_SYMBOLS, Annotation, Recording, convert_units
 from producers.replay import ProducerLike
 
 
@@ -176,3 +176,36 @@ class RecordReplayer:
         beats = np.array([(a.sample - offset) % n for a in record.beats], dtype=np.int64)
         laps, rest = divmod(samples, n)
         return int(laps * beats.size + np.count_nonzero(beats < rest))
+
+
+def swap_beats(record: Recording, other: Recording, count: int,
+               after_s: float) -> tuple[Recording, list[int]]:
+    """``count`` normal beats of ``record`` after ``after_s`` replaced by ``other``'s samples.
+
+    ``other`` is another lead of the same recording (same rate and length): the swapped beats
+    keep their times and get another shape, a known change of morphology for evaluation.
+    The beats are spread evenly over the normal (``N``) beats after ``after_s``; each span
+    runs from a quarter of the RR before the R peak to three quarters of the RR after it,
+    moved to the record's baseline there (its median), so the seams are no steps.
+
+    Returns:
+        The recording with the swapped samples, and the annotated samples of the swapped beats.
+    """
+    if other.fs != record.fs or other.samples.size != record.samples.size:
+        msg = "swap_beats: the other lead must have the record's rate and length"
+        raise ValueError(msg)
+    beats = [a for a in record.annotations if a.symbol in BEAT_SYMBOLS]
+    peaks = [a.sample for a in beats]
+    normal = [i for i, a in enumerate(beats)
+              if a.symbol == "N" and 0 < i < len(beats) - 1 and a.sample >= after_s * record.fs]
+    chosen = [normal[round(j)] for j in np.linspace(0, len(normal) - 1, count)] if count else []
+    samples = record.samples.copy()
+    values = convert_units(other.samples, other.units, record.units, other.gain, other.baseline)
+    for i in chosen:
+        lo = peaks[i] - (peaks[i] - peaks[i - 1]) // 4
+        hi = peaks[i] + 3 * (peaks[i + 1] - peaks[i]) // 4
+        span = values[lo:hi]
+        samples[lo:hi] = span - np.nanmedian(span) + np.nanmedian(record.samples[lo:hi])
+    swapped = Recording(samples, record.fs, record.lead, record.units, record.source,
+                        record.annotations, record.gain, record.baseline)
+    return swapped, [peaks[i] for i in chosen]

@@ -23,6 +23,11 @@ class PendingBeat:
         fiducial_sample: continuous mode, QRS segmenter: the detected R peak.
         sent_ms: beat mode: the beat's send time; continuous mode: the send time of the
             frame that holds the beat's last sample (latency is measured from it).
+        fs: continuous mode: the signal's sampling rate (0 in beat mode).
+        rr_before, rr_after: continuous mode: the RR intervals before and after the beat,
+            samples (:mod:`stream.segmentation.rhythm`; None when unknown).
+        premature: continuous mode: RR before short for the patient (None: undecided).
+        amplitude: continuous mode, QRS segmenter: the QRS peak-to-peak, signal units.
     """
 
     patient: str
@@ -35,3 +40,18 @@ class PendingBeat:
     received_ms: int
     source: RawInput | None = None
     fiducial_sample: int | None = None
+    fs: float = 0.0
+    rr_before: int | None = None
+    rr_after: int | None = None
+    premature: bool | None = None
+    amplitude: float | None = None
+
+    def rhythm_fields(self) -> dict[str, float | bool | None]:
+        """The score record's rhythm fields (all None in beat mode)."""
+        def ms(samples: int | None) -> float | None:
+            return round(1000.0 * samples / self.fs, 1) if samples and self.fs else None
+
+        return {"rr_before_ms": ms(self.rr_before), "rr_after_ms": ms(self.rr_after),
+                "heart_rate_bpm": (round(60.0 * self.fs / self.rr_before, 1)
+                                   if self.rr_before and self.fs else None),
+                "premature": self.premature}

@@ -121,6 +121,9 @@ class Settings(BaseSettings):
         description="a patient's Redis statistics expire this long after its last beat; 0: never")
     threshold_max_factor: float = Field(
         1.25, ge=1, description="ceiling of a patient threshold, x the static one")
+    learning_s: float = Field(
+        300.0, ge=0, description="a new patient's learning period, seconds of its signal "
+        "(evaluate-record so far, not yet the worker); 0: the model's calibrated threshold")
 
     # Alert consumer: fire when >= m of the last n beats are anomalous; then stay quiet.
     alert_m: int = Field(3, ge=1, description="anomalous beats needed in the window")

@@ -50,11 +50,18 @@ def evaluate_stream(settings: Settings, manifest: Path, idle_timeout: float,
               show_default=True, help="Seconds of signal per frame.")
 @click.option("--learning", "learning_s", type=click.FloatRange(min=0), default=300.0,
               show_default=True, help="EC57 learning period left out of 'after_learning', s.")
+@click.option("--known-to-model", is_flag=True,
+              help="Judge on the model's calibrated threshold, no patient learning period.")
+@click.option("--swap-lead", default=None,
+              help="Replace normal beats after the EC57 learning period by this lead's.")
+@click.option("--swap-beats", type=click.IntRange(min=1), default=30, show_default=True,
+              help="With --swap-lead: how many beats.")
 @json_option("Machine-readable output.")
 @click.pass_obj
 def evaluate_record(settings: Settings, record: Path, lead: str | None,
                     resample: float | None, send_units: str | None, invert: bool,
                     fs: float | None, csv_units: str, frame_seconds: float, learning_s: float,
+                    known_to_model: bool, swap_lead: str | None, swap_beats: int,
                     as_json: bool) -> None:
     """Segment and score a recording in-process (no Kafka) and score it against its annotations.
 
@@ -66,16 +73,23 @@ def evaluate_record(settings: Settings, record: Path, lead: str | None,
     Example:
       ecg-stream evaluate-record ../shared/data/mitdb/100.hea --lead MLII --json
       ecg-stream evaluate-record ../shared/data/mitdb/100.hea --resample 250 --invert
+      ecg-stream evaluate-record ../shared/data/mitdb/100.hea --lead MLII --swap-lead V5
     """
     from producers.record_replay import RecordReplayOptions  # local: keeps --help fast
     from producers.records import RecordError, read_recording
     from stream.runs.record_offline import evaluate_record_offline
 
-    index: str | int | None = int(lead) if lead is not None and lead.isdigit() else lead
+    def lead_index(name: str | None) -> str | int | None:
+        return int(name) if name is not None and name.isdigit() else name
+
     try:
-        recording = read_recording(record, index, fs=fs, units=csv_units)
+        recording = read_recording(record, lead_index(lead), fs=fs, units=csv_units)
+        other = (read_recording(record, lead_index(swap_lead), fs=fs, units=csv_units)
+                 if swap_lead is not None else None)
     except RecordError as exc:
         raise click.UsageError(str(exc)) from exc
     opts = RecordReplayOptions(frame_s=frame_seconds, resample=resample, units=send_units,
                                invert=invert)
-    emit(evaluate_record_offline(settings, recording, opts, learning_s), as_json)
+    swap = (other, swap_beats) if other is not None else None
+    emit(evaluate_record_offline(settings, recording, opts, learning_s, known_to_model, swap),
+         as_json)

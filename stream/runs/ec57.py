@@ -30,7 +30,7 @@ AAMI_CLASS: dict[str, str] = {
 AAMI_CLASSES = ("N", "S", "V", "F", "Q")
 WINDOWS = ("all", "after_learning")
 _COUNTS = ("tp", "fn", "fp", "false_detections_flagged")
-_CLASS_COUNTS = ("beats", "detected", "flagged")
+_CLASS_COUNTS = ("beats", "detected", "flagged", "morphology", "premature")
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,8 @@ class Detection:
     patient: str
     sample: int
     anomalous: bool
+    premature: bool = False
+    morphology: bool = False
 
 
 def _ratio(num: int, den: int) -> float | None:
@@ -76,6 +78,8 @@ class _Tally:
             if detection is not None:
                 row["detected"] += 1
                 row["flagged"] += int(detection.anomalous)
+                row["premature"] += int(detection.premature)
+                row["morphology"] += int(detection.morphology)
 
     def false_detection(self, detection: Detection) -> None:
         """Count one detection that matched no reference beat."""

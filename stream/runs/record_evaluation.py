@@ -32,8 +32,9 @@ def evaluate_record_run(annotations: Iterable[AnnotationRecord],
     clusters = beat_clusters(ours)
     firsts = [group[0] for group in clusters]
     without_fiducial = sum(1 for s in firsts if s.fiducial_sample is None)
-    detections = [Detection(s.patient, int(s.fiducial_sample), s.anomalous) for s in firsts
-                  if s.fiducial_sample is not None]
+    detections = [Detection(s.patient, int(s.fiducial_sample), s.anomalous, bool(s.premature),
+                            s.anomaly_reason in ("morphology", "both"))
+                  for s in firsts if s.fiducial_sample is not None]
     fs = {pid: extent.fs for pid, extent in extents.items()}
     ec57 = ec57_report(references, detections, fs, learning_s=learning_s)
     beats = sum(1 for r in references if r.symbol in BEAT_SYMBOLS)

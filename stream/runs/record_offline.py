@@ -17,12 +17,14 @@ import numpy as np
 
 from producers.gateway import SignalSender
 from producers.manifest import AnnotationRecord, ExtentRecord
-from producers.record_replay import RecordReplayOptions, prepare
+from producers.record_replay import RecordReplayOptions, prepare, swap_beats
 from producers.records import Recording
 from stream.beats import PendingBeat
 from stream.runs.record_evaluation import evaluate_record_run
 from stream.segmentation.pool import SegmenterPool
 from stream.settings import Settings
+from stream.thresholds.adaptation import Judgement, PatientState, judge_batch
+from stream.thresholds.normal import NORMAL_VERSION, log_size, time_grid
 from stream.thresholds.policy import RunningStats, ThresholdPolicy
 from stream.wire.decode import RawInput, dead_letter, decode_frame
 from stream.wire.schemas import DeadLetter, ScoreRecord
@@ -46,12 +48,23 @@ class _Memory:
 
 def evaluate_record_offline(settings: Settings, recording: Recording,
                             opts: RecordReplayOptions | None = None,
-                            learning_s: float = 300.0) -> dict[str, Any]:
-    """Segment and score ``recording`` in-process; the EC57 report and costs."""
+                            learning_s: float = 300.0, known_to_model: bool = False,
+                            swap: tuple[Recording, int] | None = None) -> dict[str, Any]:
+    """Segment and score ``recording`` in-process; the EC57 report and costs.
+
+    ``learning_s`` is the EC57 learning period of the report; the patient's own learning
+    period is ``settings.learning_s`` (unless ``known_to_model``: the calibrated model
+    threshold judges it). ``swap``: another lead of the recording and a number of normal
+    beats after the report's learning period to replace by it (:func:`swap_beats`); the
+    report gets how many of them were flagged for morphology.
+    """
     from models.detector import load_detector  # local: torch loads only when scoring
 
     opts = opts or RecordReplayOptions()
     record = prepare(recording, opts)
+    swapped: list[int] = []
+    if swap is not None:
+        record, swapped = swap_beats(record, prepare(swap[0], opts), swap[1], learning_s)
     memory = _Memory()
     sender = SignalSender(memory, settings.topic_signal, PATIENT, record.fs,
                           max(1, round(opts.frame_s * record.fs)), opts.encoding)
@@ -77,12 +90,16 @@ def evaluate_record_offline(settings: Settings, recording: Recording,
                              num_threads=settings.torch_threads)
     policy = ThresholdPolicy.from_settings(settings, detector.threshold)
     cpu = time.process_time()
-    scores = _score(pending, detector, policy, settings.batch_size)
+    adapt = None if known_to_model or settings.learning_s <= 0 else settings.learning_s
+    scores = _score(pending, detector, policy, settings.batch_size, adapt)
     score_cpu = time.process_time() - cpu
     annotations = [AnnotationRecord(PATIENT, a.sample, a.symbol) for a in record.annotations]
     extents = {PATIENT: ExtentRecord(PATIENT, record.samples.size, record.fs)}
     report = evaluate_record_run(annotations, extents, scores, len(dead), learning_s)
     report.pop("latency_ms")
+    report["judged_by"] = "model" if adapt is None else f"patient, learning {adapt:g} s"
+    if swap is not None:
+        report["swapped_beats"] = _swapped(swapped, scores, record.fs)
     per_beat = 1000 / max(len(pending), 1)
     report.update(
         source="record-offline", record=record.source, lead=record.lead, fs=record.fs,
@@ -95,10 +112,15 @@ def evaluate_record_offline(settings: Settings, recording: Recording,
     return report
 
 
-def _score(pending: list[PendingBeat], detector: Any, policy: ThresholdPolicy,
-           batch: int) -> list[ScoreRecord]:
-    """Score in micro-batches of ``batch`` beats, statistics updated after each (in memory)."""
+def _score(pending: list[PendingBeat], detector: Any, policy: ThresholdPolicy, batch: int,
+           learning_s: float | None) -> list[ScoreRecord]:
+    """Score in micro-batches of ``batch`` beats, statistics updated after each (in memory).
+
+    ``learning_s`` None: judged on the model's calibrated threshold (a patient the model
+    knows); otherwise each patient learns its normal first (:mod:`stream.thresholds.adaptation`).
+    """
     stats: dict[str, RunningStats] = {}
+    states: dict[str, PatientState] = {}
     records: list[ScoreRecord] = []
     for lo in range(0, len(pending), batch):
         chunk = pending[lo : lo + batch]
@@ -108,13 +130,50 @@ def _score(pending: list[PendingBeat], detector: Any, policy: ThresholdPolicy,
         decisions = policy.decide(scores, thresholds)
         for patient, update in policy.batch_updates(patients, scores, decisions).items():
             stats[patient] = stats[patient].merge(update) if patient in stats else update
-        records += [
-            ScoreRecord(patient=b.patient, mode="continuous", seq=b.seq,
-                        onset_sample=b.onset_sample, fiducial_sample=b.fiducial_sample,
-                        score=float(s), threshold=float(t), threshold_source=src,
-                        anomalous=bool(d), model_version=detector.version,
-                        resampled_from=b.resampled_from, sent_ms=0, received_ms=0,
-                        published_ms=0)
-            for b, s, t, src, d in zip(chunk, scores, thresholds, sources, decisions,
-                                       strict=True)]
+        judged = (_adapt(chunk, states, learning_s) if learning_s is not None
+                  else [None] * len(chunk))
+        for b, s, t, src, d, j in zip(chunk, scores, thresholds, sources, decisions, judged,
+                                      strict=True):
+            verdict: dict[str, Any] = {"anomalous": bool(d), "judged_by": "model",
+                                       "anomaly_reason": "model" if d else None}
+            if j is not None:
+                verdict = {"anomalous": j.anomalous,
+                           "judged_by": "learning" if j.learning else "patient",
+                           "anomaly_reason": j.reason, "morphology_distance": j.distance,
+                           "morphology_threshold": j.threshold}
+            records.append(ScoreRecord(
+                patient=b.patient, mode="continuous", seq=b.seq, onset_sample=b.onset_sample,
+                fiducial_sample=b.fiducial_sample, score=float(s), threshold=float(t),
+                threshold_source=src, model_version=detector.version,
+                resampled_from=b.resampled_from, **b.rhythm_fields(), **verdict,
+                sent_ms=0, received_ms=0, published_ms=0))
     return records
+
+
+def _adapt(chunk: list[PendingBeat], states: dict[str, PatientState],
+           learning_s: float) -> list[Judgement]:
+    fs = chunk[0].fs
+    grids = time_grid(np.stack([b.samples for b in chunk]),
+                      [b.resampled_from or len(b.samples) for b in chunk], fs)
+    times = [(b.fiducial_sample if b.fiducial_sample is not None else b.onset_sample or 0) / fs
+             for b in chunk]
+    judged, _ = judge_batch(states, [b.patient for b in chunk], times, grids,
+                            log_size([b.amplitude for b in chunk]),
+                            [b.premature for b in chunk], learning_s, NORMAL_VERSION)
+    return judged
+
+
+def _swapped(peaks: list[int], scores: list[ScoreRecord], fs: float) -> dict[str, int]:
+    """How many swapped beats were detected, and flagged anomalous for their morphology."""
+    tolerance = round(0.15 * fs)
+    found = sorted((s.fiducial_sample, s) for s in scores if s.fiducial_sample is not None)
+    fiducials = np.array([f for f, _ in found])
+    detected = morphology = 0
+    for peak in peaks:
+        if not fiducials.size:
+            break
+        j = int(np.argmin(np.abs(fiducials - peak)))
+        if abs(int(fiducials[j]) - peak) <= tolerance:
+            detected += 1
+            morphology += int(found[j][1].anomaly_reason in ("morphology", "both"))
+    return {"beats": len(peaks), "detected": detected, "flagged_morphology": morphology}

@@ -30,6 +30,7 @@ from stream.segmentation.fiducial import load_fiducial
 from stream.segmentation.issues import Issue, Reason
 from stream.segmentation.plans import RatePlans
 from stream.segmentation.qrs_segmenter import QrsSegmenter
+from stream.segmentation.rhythm import RhythmTracker
 from stream.segmentation.segmenter import Beat, PatientSegmenter
 from stream.settings import Settings
 from stream.wire.schemas import FrameMessage
@@ -70,6 +71,7 @@ class _Patient:
     nbytes: int = 0
     partition: int = -1
     frames: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=FRAMES_KEPT))
+    rhythm: RhythmTracker = field(default_factory=RhythmTracker)
 
     def sent_for(self, last_sample: int) -> int:
         """Send time of the frame that holds ``last_sample`` (the newest frame's if unknown).
@@ -286,11 +288,15 @@ class SegmenterPool:
     def _pending(patient: str, state: _Patient, cut: list[Beat], received_ms: int
                  ) -> list[PendingBeat]:
         beats = []
+        fs = state.segmenter.fs or 0.0
         for beat in cut:
             sent = state.sent_for(beat.onset_sample + beat.length - 1)
+            rhythm = state.rhythm.observe(beat.onset_sample, beat.length)
             beats.append(PendingBeat(patient, "continuous", state.count, beat.onset_sample,
                                      beat.samples, beat.length, sent, received_ms,
-                                     fiducial_sample=beat.fiducial_sample))
+                                     fiducial_sample=beat.fiducial_sample, fs=fs,
+                                     rr_before=rhythm.rr_before, rr_after=rhythm.rr_after,
+                                     premature=rhythm.premature, amplitude=beat.amplitude))
             state.count += 1
         return beats
 

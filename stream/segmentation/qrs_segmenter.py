@@ -35,6 +35,8 @@ from stream.segmentation.segmenter import FINAL_BEAT, Beat, FramedSegmenter, Pus
 
 MAX_BEAT_S = 3.0
 """Longest beat, seconds (20 bpm); a longer interval between boundaries is no beat."""
+QRS_AFTER_S = 0.05
+"""A beat's QRS amplitude is measured from its onset to this long after its R peak."""
 
 
 @dataclass
@@ -62,6 +64,7 @@ class QrsSegmenter(FramedSegmenter):
         self._open: _Open | None = None
         self._offset = 0  # boundary - R peak, samples at self.fs
         self._max_beat = 0
+        self._qrs_after = 0
         self._intervals: deque[int] = deque(maxlen=8)
 
     @property
@@ -112,6 +115,7 @@ class QrsSegmenter(FramedSegmenter):
         self.fs = fs
         self._offset = round(self.cut.offset_s * fs)
         self._max_beat = round(MAX_BEAT_S * fs)
+        self._qrs_after = round(QRS_AFTER_S * fs)
         self._restart(start)
 
     def _restart(self, start: int) -> None:
@@ -209,7 +213,10 @@ class QrsSegmenter(FramedSegmenter):
         beat = znormalize(resample_beat(raw, BEAT_LENGTH))
         if self._sign() < 0:
             np.negative(beat, out=beat)
-        out.beats.append(Beat(start, int(raw.size), beat, fiducial_sample=self._open.fiducial))
+        qrs = raw[: self._open.fiducial - start + self._qrs_after]
+        amplitude = float(qrs.max() - qrs.min()) if qrs.size else None
+        out.beats.append(Beat(start, int(raw.size), beat, fiducial_sample=self._open.fiducial,
+                              amplitude=amplitude))
 
     def _sign(self) -> float:
         """Flip that puts the patient's dominant QRS deflection in the convention's polarity."""

@@ -54,6 +54,8 @@ class Beat:
         samples: float32, shape ``(140,)``, resampled to 140 then z-normalized.
         interpolated: True when a boundary was inserted from the rhythm, not detected.
         fiducial_sample: the detected R peak (QRS segmenter), index in the signal.
+        amplitude: peak-to-peak of the QRS complex in the signal's units (QRS segmenter:
+            from the onset to 50 ms after the R peak); what normalization takes away.
     """
 
     onset_sample: int
@@ -61,6 +63,7 @@ class Beat:
     samples: NDArray[np.float32]
     interpolated: bool = False
     fiducial_sample: int | None = None
+    amplitude: float | None = None
 
 
 @dataclass

@@ -130,6 +130,26 @@ class ScoreRecord(_Wire):
     anomalous: bool
     model_version: str
     resampled_from: int | None = Field(None, description="original length when not 140")
+    rr_before_ms: float | None = Field(
+        None, description="continuous mode: RR interval before the beat (previous boundary)")
+    rr_after_ms: float | None = Field(
+        None, description="continuous mode: RR interval after the beat (its own length)")
+    heart_rate_bpm: float | None = Field(
+        None, description="continuous mode: instantaneous heart rate, 60 / rr_before")
+    premature: bool | None = Field(
+        None, description="continuous mode: RR before shorter than the documented fraction "
+                          "of the patient's running RR (None: undecided)")
+    judged_by: Literal["model", "learning", "patient"] = Field(
+        "model", description="model: the calibrated model threshold (beat mode, patients the "
+        "model knows); learning: in the patient's learning period (never anomalous); patient: "
+        "the patient's learned normal")
+    morphology_distance: float | None = Field(
+        None, description="judged_by patient: distance of the beat to the patient's template")
+    morphology_threshold: float | None = Field(
+        None, description="judged_by patient: the patient's morphology threshold")
+    anomaly_reason: Literal["model", "morphology", "rhythm", "both"] | None = Field(
+        None, description="why anomalous: the model's score, the patient's morphology, "
+        "rhythm (premature), or both of the last two; null when not anomalous")
     degraded: bool = Field(False, description="Redis unavailable: static threshold used")
     sent_ms: int = Field(description="send time of the beat (beat mode) or of the frame "
                                      "holding its last sample (continuous mode)")

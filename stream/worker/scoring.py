@@ -238,8 +238,10 @@ class BatchScorer:
             ScoreRecord(patient=b.patient, mode=b.mode, seq=b.seq, onset_sample=b.onset_sample,
                         fiducial_sample=b.fiducial_sample,
                         score=float(s), threshold=float(t), threshold_source=src,
-                        anomalous=bool(d), model_version=self.model_version,
-                        resampled_from=b.resampled_from, degraded=decision.degraded,
+                        anomalous=bool(d), anomaly_reason="model" if d else None,
+                        model_version=self.model_version,
+                        resampled_from=b.resampled_from, **b.rhythm_fields(),
+                        degraded=decision.degraded,
                         sent_ms=b.sent_ms, received_ms=b.received_ms, published_ms=published,
                         worker=self.worker)
             for b, s, t, src, d in zip(scored, scores, decision.thresholds, decision.sources,

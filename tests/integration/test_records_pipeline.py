@@ -38,6 +38,10 @@ def _check(report: dict) -> None:
     assert overall["after_learning"]["ppv"] >= 0.999
     # The last annotated beat ends the record: it has no end, so it is no beat.
     assert overall["all"]["fp"] == 0 and overall["all"]["tp"] >= 2272
+    # Rhythm in the worker's score records: the A beats (AAMI S) are premature, N beats not.
+    classes = overall["after_learning"]["by_class"]
+    assert classes["S"]["premature"] >= 0.9 * classes["S"]["detected"]
+    assert classes["N"]["premature"] <= 0.01 * classes["N"]["detected"]
 
 
 def test_record_100_in_millivolts_at_360_hz(pipeline_settings: Callable[..., Settings], workers,

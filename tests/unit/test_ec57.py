@@ -97,26 +97,26 @@ def test_per_class_flagged_counts() -> None:
                   Reference("p", 7000, "F"), Reference("p", 8000, "/")]
     detections = [Detection("p", 1000, False), Detection("p", 2000, True),
                   Detection("p", 3000, True), Detection("p", 4000, True),  # 5000 V missed
-                  Detection("p", 6000, False), Detection("p", 7000, True),
+                  Detection("p", 6000, False, premature=True), Detection("p", 7000, True),
                   Detection("p", 8000, False),
                   Detection("p", 9000, True), Detection("p", 9500, False)]  # two FP, one flagged
     w = ec57_report(references, detections, FS, learning_s=0)["overall"]["all"]
     assert counts(w) == (7, 1, 2)
     assert w["false_detections_flagged"] == 1
     assert w["by_class"] == {
-        "F": {"beats": 1, "detected": 1, "flagged": 1},
-        "N": {"beats": 3, "detected": 3, "flagged": 2},
-        "Q": {"beats": 1, "detected": 1, "flagged": 0},
-        "S": {"beats": 1, "detected": 1, "flagged": 0},
-        "V": {"beats": 2, "detected": 1, "flagged": 1},
+        "F": {"beats": 1, "detected": 1, "flagged": 1, "morphology": 0, "premature": 0},
+        "N": {"beats": 3, "detected": 3, "flagged": 2, "morphology": 0, "premature": 0},
+        "Q": {"beats": 1, "detected": 1, "flagged": 0, "morphology": 0, "premature": 0},
+        "S": {"beats": 1, "detected": 1, "flagged": 0, "morphology": 0, "premature": 1},
+        "V": {"beats": 2, "detected": 1, "flagged": 1, "morphology": 0, "premature": 0},
     }
     assert w["by_symbol"] == {
-        "/": {"beats": 1, "detected": 1, "flagged": 0},
-        "A": {"beats": 1, "detected": 1, "flagged": 0},
-        "F": {"beats": 1, "detected": 1, "flagged": 1},
-        "L": {"beats": 1, "detected": 1, "flagged": 1},
-        "N": {"beats": 2, "detected": 2, "flagged": 1},
-        "V": {"beats": 2, "detected": 1, "flagged": 1},
+        "/": {"beats": 1, "detected": 1, "flagged": 0, "morphology": 0, "premature": 0},
+        "A": {"beats": 1, "detected": 1, "flagged": 0, "morphology": 0, "premature": 1},
+        "F": {"beats": 1, "detected": 1, "flagged": 1, "morphology": 0, "premature": 0},
+        "L": {"beats": 1, "detected": 1, "flagged": 1, "morphology": 0, "premature": 0},
+        "N": {"beats": 2, "detected": 2, "flagged": 1, "morphology": 0, "premature": 0},
+        "V": {"beats": 2, "detected": 1, "flagged": 1, "morphology": 0, "premature": 0},
     }
     lines = ec57_lines(ec57_report(references, detections, FS, learning_s=0))
     assert lines[0] == ("all: Se 87.50% +P 77.78% (TP 7 FN 1 FP 2, "
