@@ -36,11 +36,15 @@ class SignalSender:
         frames_sent: frames sent so far.
         samples_sent: valid samples sent so far.
         samples_skipped: invalid (NaN or infinite) samples left out (gaps).
+        known_to_model: frames go out as schema 2 declaring the patient one the model was
+            trained on (judged on the calibrated threshold, no learning period); default:
+            schema 1, a patient the model does not know.
     """
 
     def __init__(self, producer: ProducerLike, topic: str, patient: str, fs: float,
                  frame_size: int | None = None, encoding: Encoding = "json",
-                 start_sample: int = 0, first_seq: int = 0) -> None:
+                 start_sample: int = 0, first_seq: int = 0,
+                 known_to_model: bool = False) -> None:
         if not 0 < fs:
             msg = f"fs must be positive, got {fs}"
             raise ValueError(msg)
@@ -50,6 +54,7 @@ class SignalSender:
             raise ValueError(msg)
         self.producer, self.topic, self.patient = producer, topic, patient
         self.fs, self.frame_size, self.encoding = float(fs), size, encoding
+        self.known_to_model = known_to_model
         self._key = patient.encode()
         self._pending = np.empty(0, dtype=np.float64)
         self._pending_start = start_sample  # signal index of self._pending[0]
@@ -109,9 +114,11 @@ class SignalSender:
         self._pending_start += n
         sent_ms = now_ms()
         if self.encoding == "f32":
-            value = encode_frame(self.patient, self.next_seq, start, self.fs, chunk, sent_ms)
+            value = encode_frame(self.patient, self.next_seq, start, self.fs, chunk, sent_ms,
+                                 self.known_to_model)
         else:
-            value = frame_json(self.patient, self.next_seq, start, self.fs, chunk, sent_ms)
+            value = frame_json(self.patient, self.next_seq, start, self.fs, chunk, sent_ms,
+                               self.known_to_model)
         self.producer.send(self.topic, key=self._key, value=value)
         self.next_seq += 1
         self.frames_sent += 1

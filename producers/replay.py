@@ -129,10 +129,16 @@ class Replayer:
 
     def _frame_value(self, pid: str, frame_seq: int, start: int,
                      samples: NDArray[np.float32]) -> bytes:
-        """The FrameMessage value of one frame."""
+        """The FrameMessage value of one frame (schema 2: these patients are the model's own).
+
+        ECG5000's beats are its training patient's, so the stitched replay declares
+        ``known_to_model``: judged on the calibrated threshold, with no learning period.
+        """
         if self.options.encoding == "f32":
-            return encode_frame(pid, frame_seq, start, NOMINAL_FS, samples, now_ms())
-        return frame_json(pid, frame_seq, start, NOMINAL_FS, samples, now_ms())
+            return encode_frame(pid, frame_seq, start, NOMINAL_FS, samples, now_ms(),
+                                known_to_model=True)
+        return frame_json(pid, frame_seq, start, NOMINAL_FS, samples, now_ms(),
+                          known_to_model=True)
 
     def _send_frames(self, plan: Assignment, pacer: Pacer, deadline: float | None,
                      report: ReplayReport) -> bool:

@@ -28,6 +28,8 @@ class PendingBeat:
             samples (:mod:`stream.segmentation.rhythm`; None when unknown).
         premature: continuous mode: RR before short for the patient (None: undecided).
         amplitude: continuous mode, QRS segmenter: the QRS peak-to-peak, signal units.
+        known_to_model: continuous mode: the frames declare a patient the model knows
+            (judged on the model's threshold, no learning period); beat mode: always.
     """
 
     patient: str
@@ -45,6 +47,7 @@ class PendingBeat:
     rr_after: int | None = None
     premature: bool | None = None
     amplitude: float | None = None
+    known_to_model: bool = True
 
     def rhythm_fields(self) -> dict[str, float | bool | None]:
         """The score record's rhythm fields (all None in beat mode)."""

@@ -107,6 +107,10 @@ class Settings(BaseSettings):
         600.0, gt=0, description="a patient's segmenter is dropped after this long without frames")
     segment_idle_flush_ms: int = Field(2_000, ge=100,
                                        description="close a patient's last beat after this idle")
+    detect_block_s: float = Field(
+        0.5, ge=0, le=2.0, description="qrs segmenter: frames gathered into blocks of this much "
+        "signal for the detector (half the calls at 0.25 s frames, up to this much later); "
+        "0: every frame")
 
     # Threshold policy (see docs): static from the checkpoint, adapted per patient after warm-up.
     threshold_mode: Literal["static", "adaptive"] = Field(
@@ -122,8 +126,8 @@ class Settings(BaseSettings):
     threshold_max_factor: float = Field(
         1.25, ge=1, description="ceiling of a patient threshold, x the static one")
     learning_s: float = Field(
-        300.0, ge=0, description="a new patient's learning period, seconds of its signal "
-        "(evaluate-record so far, not yet the worker); 0: the model's calibrated threshold")
+        300.0, ge=0, description="continuous mode: a patient the model does not know learns "
+        "its normal from this many seconds of its signal; 0: the model's calibrated threshold")
 
     # Alert consumer: fire when >= m of the last n beats are anomalous; then stay quiet.
     alert_m: int = Field(3, ge=1, description="anomalous beats needed in the window")

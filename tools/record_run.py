@@ -97,6 +97,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "ec57_all": {k: overall["all"][k] for k in ("tp", "fn", "fp", "se", "ppv")},
             "ec57_after_learning": {k: overall["after_learning"][k]
                                     for k in ("tp", "fn", "fp", "se", "ppv")},
+            "by_class_after_learning": {c: row for c, row in
+                                        overall["after_learning"]["by_class"].items()
+                                        if row["beats"]},
+            "anomalies": report["anomalies"],
             "logs": str(logs)}
 
 

@@ -16,6 +16,7 @@ from stream.cli.errors import explain
 from stream.cli.evaluate import evaluate_record, evaluate_stream
 from stream.cli.infra import infra
 from stream.cli.model import model
+from stream.cli.relearn import relearn
 from stream.cli.replay import replay
 from stream.cli.smoke import smoke
 from stream.cli.worker import worker
@@ -25,7 +26,7 @@ from stream.signals import Terminated, exit_code
 EXIT_ERROR, EXIT_USAGE = 1, 2
 
 for _command in (demo, infra, model, smoke, replay, worker, alerts, evaluate_stream,
-                 evaluate_record, bench,
+                 evaluate_record, bench, relearn,
                  config):
     cli.add_command(_command)
 

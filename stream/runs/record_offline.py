@@ -10,6 +10,7 @@ statistics kept in memory instead of Redis). The report has the keys of a record
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -23,11 +24,13 @@ from stream.beats import PendingBeat
 from stream.runs.record_evaluation import evaluate_record_run
 from stream.segmentation.pool import SegmenterPool
 from stream.settings import Settings
-from stream.thresholds.adaptation import Judgement, PatientState, judge_batch
-from stream.thresholds.normal import NORMAL_VERSION, log_size, time_grid
-from stream.thresholds.policy import RunningStats, ThresholdPolicy
+from stream.thresholds.normal import NORMAL_VERSION
+from stream.thresholds.policy import ThresholdPolicy
 from stream.wire.decode import RawInput, dead_letter, decode_frame
 from stream.wire.schemas import DeadLetter, ScoreRecord
+from stream.worker.adapting import AdaptationGate
+from stream.worker.memory import MemoryNormalStore, MemoryStatsStore
+from stream.worker.scoring import BatchScorer, ThresholdGate
 
 PATIENT = "record"
 
@@ -114,53 +117,26 @@ def evaluate_record_offline(settings: Settings, recording: Recording,
 
 def _score(pending: list[PendingBeat], detector: Any, policy: ThresholdPolicy, batch: int,
            learning_s: float | None) -> list[ScoreRecord]:
-    """Score in micro-batches of ``batch`` beats, statistics updated after each (in memory).
+    """Score in micro-batches of ``batch`` beats with the worker's :class:`BatchScorer`.
 
-    ``learning_s`` None: judged on the model's calibrated threshold (a patient the model
-    knows); otherwise each patient learns its normal first (:mod:`stream.thresholds.adaptation`).
+    Its stores are in memory (:mod:`stream.worker.memory`). ``learning_s`` None: every beat
+    judged on the model's calibrated threshold (a patient the model knows); otherwise each
+    patient learns its normal first, as in the worker.
     """
-    stats: dict[str, RunningStats] = {}
-    states: dict[str, PatientState] = {}
-    records: list[ScoreRecord] = []
-    for lo in range(0, len(pending), batch):
-        chunk = pending[lo : lo + batch]
-        scores = detector.score(np.stack([b.samples for b in chunk]))
-        patients = [b.patient for b in chunk]
-        thresholds, sources = policy.thresholds(patients, stats)
-        decisions = policy.decide(scores, thresholds)
-        for patient, update in policy.batch_updates(patients, scores, decisions).items():
-            stats[patient] = stats[patient].merge(update) if patient in stats else update
-        judged = (_adapt(chunk, states, learning_s) if learning_s is not None
-                  else [None] * len(chunk))
-        for b, s, t, src, d, j in zip(chunk, scores, thresholds, sources, decisions, judged,
-                                      strict=True):
-            verdict: dict[str, Any] = {"anomalous": bool(d), "judged_by": "model",
-                                       "anomaly_reason": "model" if d else None}
-            if j is not None:
-                verdict = {"anomalous": j.anomalous,
-                           "judged_by": "learning" if j.learning else "patient",
-                           "anomaly_reason": j.reason, "morphology_distance": j.distance,
-                           "morphology_threshold": j.threshold}
-            records.append(ScoreRecord(
-                patient=b.patient, mode="continuous", seq=b.seq, onset_sample=b.onset_sample,
-                fiducial_sample=b.fiducial_sample, score=float(s), threshold=float(t),
-                threshold_source=src, model_version=detector.version,
-                resampled_from=b.resampled_from, **b.rhythm_fields(), **verdict,
-                sent_ms=0, received_ms=0, published_ms=0))
-    return records
+    adaptation = (AdaptationGate(MemoryNormalStore(), learning_s, NORMAL_VERSION)
+                  if learning_s is not None else None)
+    scorer = BatchScorer(detector.score, ThresholdGate(policy, MemoryStatsStore()),
+                         detector.version, "offline", adaptation=adaptation)
 
+    async def run() -> list[ScoreRecord]:
+        records: list[ScoreRecord] = []
+        for lo in range(0, len(pending), batch):
+            scored = await scorer.score(pending[lo : lo + batch])
+            records += [r.model_copy(update={"sent_ms": 0, "received_ms": 0, "published_ms": 0})
+                        for r in scored.records]
+        return records
 
-def _adapt(chunk: list[PendingBeat], states: dict[str, PatientState],
-           learning_s: float) -> list[Judgement]:
-    fs = chunk[0].fs
-    grids = time_grid(np.stack([b.samples for b in chunk]),
-                      [b.resampled_from or len(b.samples) for b in chunk], fs)
-    times = [(b.fiducial_sample if b.fiducial_sample is not None else b.onset_sample or 0) / fs
-             for b in chunk]
-    judged, _ = judge_batch(states, [b.patient for b in chunk], times, grids,
-                            log_size([b.amplitude for b in chunk]),
-                            [b.premature for b in chunk], learning_s, NORMAL_VERSION)
-    return judged
+    return asyncio.run(run())
 
 
 def _swapped(peaks: list[int], scores: list[ScoreRecord], fs: float) -> dict[str, int]:

@@ -22,6 +22,8 @@ class SegmenterConfig:
             :data:`SUPPORTED_RATES`).
         min_sampling_rate: frames claiming less (Hz) are dropped.
         max_ahead: frames more than this many past the expected seq are far-future.
+        detect_block_s: QRS segmenter: frames are gathered into blocks of at least this
+            much signal for the detector (0: every frame on its own).
     """
 
     max_buffer_samples: int = 8_192
@@ -29,6 +31,7 @@ class SegmenterConfig:
     max_sampling_rate: float = SUPPORTED_RATES[1]
     min_sampling_rate: float = SUPPORTED_RATES[0]
     max_ahead: int = 64
+    detect_block_s: float = 0.5
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SegmenterConfig:
@@ -39,4 +42,5 @@ class SegmenterConfig:
             max_sampling_rate=settings.max_sampling_rate,
             min_sampling_rate=settings.min_sampling_rate,
             max_ahead=max(64, 4 * (settings.reorder_window + 1)),
+            detect_block_s=settings.detect_block_s,
         )

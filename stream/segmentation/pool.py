@@ -72,6 +72,7 @@ class _Patient:
     partition: int = -1
     frames: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=FRAMES_KEPT))
     rhythm: RhythmTracker = field(default_factory=RhythmTracker)
+    known_to_model: bool = False  # its newest frame declared it (schema 2)
 
     def sent_for(self, last_sample: int) -> int:
         """Send time of the frame that holds ``last_sample`` (the newest frame's if unknown).
@@ -186,7 +187,7 @@ class SegmenterPool:
         result = state.segmenter.push(frame.frame_seq, frame.start_sample, frame.fs,
                                       np.asarray(frame.samples, dtype=np.float64))
         state.sent_ms, state.flushed, state.received_ms = frame.sent_ms, False, received_ms
-        state.partition = partition
+        state.partition, state.known_to_model = partition, frame.known_to_model
         self._latest_sent[partition] = max(self._latest_sent.get(partition, 0), frame.sent_ms)
         self._last_received = max(self._last_received, received_ms)
         beats = self._pending(frame.patient, state, result.beats, received_ms)
@@ -296,7 +297,8 @@ class SegmenterPool:
                                      beat.samples, beat.length, sent, received_ms,
                                      fiducial_sample=beat.fiducial_sample, fs=fs,
                                      rr_before=rhythm.rr_before, rr_after=rhythm.rr_after,
-                                     premature=rhythm.premature, amplitude=beat.amplitude))
+                                     premature=rhythm.premature, amplitude=beat.amplitude,
+                                     known_to_model=state.known_to_model))
             state.count += 1
         return beats
 

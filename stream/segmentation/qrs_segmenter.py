@@ -8,7 +8,8 @@ dominant QRS deflection). Each beat is resampled to 140 samples, turned to the c
 polarity (ECG5000's dominant deflection is negative, so an upright or inverted lead gives the
 same beat) and z-normalized. A beat is emitted once the R peak after it is decided, so the
 delay is one beat plus the detector's (:data:`stream.segmentation.qrs.REFRACTORY_S`, more
-after a search-back).
+after a search-back), plus up to a block: the detector takes the frames gathered into blocks
+of at least ``SegmenterConfig.detect_block_s`` of signal (its cost is mostly per call).
 
 A beat longer than :data:`MAX_BEAT_S` (a pause, or the detector lost) is not a beat: its
 samples are reported as a ``partial_beat`` and the next beat starts at the next R peak.
@@ -59,6 +60,9 @@ class QrsSegmenter(FramedSegmenter):
         self.fs: float | None = None
         self._frames = FrameOrder(self.config.reorder_window, self.config.max_ahead)
         self._detector: QrsDetector | None = None
+        self._block: list[NDArray[np.float64]] = []  # samples not given to the detector yet
+        self._block_size = 0
+        self._block_min = 0
         self._buf = np.empty(0, dtype=np.float64)
         self._buf_start = 0  # stream index of self._buf[0]
         self._open: _Open | None = None
@@ -71,7 +75,7 @@ class QrsSegmenter(FramedSegmenter):
     def nbytes(self) -> int:
         """Approximate bytes of this segmenter's sample, detector and frame state."""
         detector = self._detector.nbytes if self._detector is not None else 0
-        return self._buf.nbytes + self._frames.nbytes + detector
+        return self._buf.nbytes + self._frames.nbytes + detector  # the block is in the buffer
 
     @property
     def search_backs(self) -> int:
@@ -92,6 +96,7 @@ class QrsSegmenter(FramedSegmenter):
         self._take(self._frames.finish(), out)
         if self._detector is None:
             return out
+        self._detect(out)
         self._boundaries(self._detector.finish(), out)
         end = self._end
         if self._open is not None:
@@ -116,10 +121,12 @@ class QrsSegmenter(FramedSegmenter):
         self._offset = round(self.cut.offset_s * fs)
         self._max_beat = round(MAX_BEAT_S * fs)
         self._qrs_after = round(QRS_AFTER_S * fs)
+        self._block_min = round(self.config.detect_block_s * fs)
         self._restart(start)
 
     def _restart(self, start: int) -> None:
         self._detector = QrsDetector(self.fs or 0.0, start)
+        self._block, self._block_size = [], 0
         self._buf, self._buf_start = np.empty(0, dtype=np.float64), start
         self._open = None
         self._intervals.clear()
@@ -156,7 +163,18 @@ class QrsSegmenter(FramedSegmenter):
         if self._detector is None:  # not started: push() starts a stream before any run
             return
         self._buf = np.concatenate([self._buf, values])
-        self._boundaries(self._detector.push(values), out)
+        self._block.append(values)
+        self._block_size += values.size
+        if self._block_size >= self._block_min:
+            self._detect(out)
+
+    def _detect(self, out: PushResult) -> None:
+        """Give the gathered block to the detector; cut the beats its R peaks close."""
+        if self._detector is None or not self._block:
+            return
+        block = self._block[0] if len(self._block) == 1 else np.concatenate(self._block)
+        self._block, self._block_size = [], 0
+        self._boundaries(self._detector.push(block), out)
         self._bound(out)
 
     def _boundaries(self, peaks: list[int], out: PushResult) -> None:
@@ -179,11 +197,12 @@ class QrsSegmenter(FramedSegmenter):
     def _bound(self, out: PushResult) -> None:
         """No boundary for a whole beat's worth: the open beat is no beat (a pause)."""
         limit = min(self._max_beat, self.config.max_buffer_samples)
-        if self._open is not None and self._end - self._open.onset > limit:
-            self._lose(self._end - self._offset_room(), "no beat for MAX_BEAT_S", out)
+        seen = self._detector.end if self._detector is not None else self._end
+        if self._open is not None and seen - self._open.onset > limit:
+            self._lose(seen - self._offset_room(), "no beat for MAX_BEAT_S", out)
             self._open = None
-        elif self._open is None and self._buf.size > limit:
-            self._drop_until(self._end - self._offset_room(), "no boundary found", out)
+        elif self._open is None and seen - self._buf_start > limit:
+            self._drop_until(seen - self._offset_room(), "no boundary found", out)
 
     def _offset_room(self) -> int:
         """Samples kept before the buffer end: a boundary may fall that far before its peak."""

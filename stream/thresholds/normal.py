@@ -13,8 +13,9 @@ signal (EC57 allows the first 5), without labels, and then frozen:
 - **Learning.** The learning period's beats are kept in a bounded, evenly spread buffer
   (:class:`Learner`: at most :data:`KEEP`, every 2^j-th). At its end the patient's template
   is their coordinate-wise median (a minority of ectopic beats does not move it); the shape
-  distance of a beat is its mean absolute difference to the template. Shape distance and
-  log size each get the median and robust standard deviation (1.4826 MAD) of the kept beats.
+  distance of a beat is its mean absolute difference to the template. The logarithms of
+  shape distance and size each get the median and robust standard deviation (1.4826 MAD)
+  of the kept beats.
 - **Judging.** After learning, a beat is anomalous for morphology when its shape distance or
   its size is more than :data:`K_MAD` robust standard deviations from the patient's median
   (:attr:`PatientNormal.judge`; the larger of the two is the beat's ``morphology_distance``).
@@ -22,7 +23,7 @@ signal (EC57 allows the first 5), without labels, and then frozen:
   only when told to.
 
 A learned normal is about 0.4 KB (:meth:`PatientNormal.to_bytes`), the learning buffer at
-most 11.7 KB (float16). Both are tied to :data:`NORMAL_VERSION` (the grid and the rule): a
+most 23.3 KB (float16). Both are tied to :data:`NORMAL_VERSION` (the grid and the rule): a
 new version means relearning.
 """
 
@@ -38,18 +39,23 @@ GRID_MS = 360.0
 """Length of the time grid after a beat's onset: the QRS complex, ST segment and T wave."""
 STEP_MS = 4.0
 """Grid step (90 points)."""
-KEEP = 64
+KEEP = 128
 """Most learning-period beats kept (evenly spread over the period)."""
 MIN_BEATS = 16
 """Beats the learning period needs; it goes on until it has them."""
 K_MAD = 6.0
 """Robust standard deviations from the patient's median beyond which a beat is anomalous."""
-NORMAL_VERSION = "grid360x4-zn-median+qrs-amplitude-k6"
+NORMAL_VERSION = "grid360x4-zn-median-logdist+qrs-size-k6"
 """Version of the learned normal (grid, template and threshold rule)."""
 
 _GRID_POINTS = round(GRID_MS / STEP_MS)
 _HEADER = struct.Struct("<4sIffffI")  # magic, version length, 4 statistics, beats
-_FLOOR = 1e-6  # least robust standard deviation (a perfectly regular synthetic signal)
+SHAPE_FLOOR = 0.01
+"""Least robust standard deviation of log shape distances (a perfectly regular signal)."""
+DISTANCE_EPS = 1e-3
+"""Added to a shape distance before its logarithm (an exact copy of the template)."""
+SIZE_FLOOR = 0.01
+"""Least robust standard deviation of log sizes: 1 %, above the float16 buffer's rounding."""
 
 
 def time_grid(beats: NDArray[np.floating], lengths: NDArray[np.integer] | list[int],
@@ -88,13 +94,13 @@ def log_size(amplitudes: NDArray[np.floating] | list[float | None]) -> NDArray[n
         return np.where(a > 0, np.log(np.where(a > 0, a, 1.0)), np.nan)
 
 
-def _robust(values: NDArray[np.float64]) -> tuple[float, float]:
-    """Median and robust standard deviation (1.4826 MAD, at least a floor) of finite values."""
+def _robust(values: NDArray[np.float64], floor: float) -> tuple[float, float]:
+    """Median and robust standard deviation (1.4826 MAD, at least ``floor``) of finite values."""
     v = values[np.isfinite(values)]
     if v.size == 0:
         return float("nan"), float("nan")
     median = float(np.median(v))
-    return median, max(1.4826 * float(np.median(np.abs(v - median))), _FLOOR)
+    return median, max(1.4826 * float(np.median(np.abs(v - median))), floor)
 
 
 @dataclass(frozen=True)
@@ -103,7 +109,8 @@ class PatientNormal:
 
     Attributes:
         template: float32 ``(90,)``, the coordinate-wise median of the learning beats' grids.
-        shape_median, shape_sd: median and robust standard deviation of their distances to it.
+        shape_median, shape_sd: median and robust standard deviation of the logarithm of
+            their distances to it (distances are skewed; their logarithm much less).
         size_median, size_sd: the same of their log QRS amplitudes (NaN: size not judged).
         beats: learning beats it was learned from.
         version: :data:`NORMAL_VERSION` when it was learned.
@@ -126,8 +133,9 @@ class PatientNormal:
         """The normal of the learning beats: grids ``(n, 90)`` and log sizes ``(n,)``."""
         g = np.atleast_2d(np.asarray(grids, dtype=np.float64))
         template = np.median(g, axis=0)
-        shape_median, shape_sd = _robust(distance(g, template))
-        size_median, size_sd = _robust(np.asarray(sizes, dtype=np.float64))
+        shape_median, shape_sd = _robust(np.log(distance(g, template) + DISTANCE_EPS),
+                                         SHAPE_FLOOR)
+        size_median, size_sd = _robust(np.asarray(sizes, dtype=np.float64), SIZE_FLOOR)
         return cls(template.astype(np.float32), shape_median, shape_sd, size_median, size_sd,
                    len(g), version)
 
@@ -138,7 +146,8 @@ class PatientNormal:
         The distance is in robust standard deviations from the patient's median: the larger
         of the shape's (further from the template) and the size's (either way).
         """
-        shape = (distance(grids, self.template) - self.shape_median) / self.shape_sd
+        shape = ((np.log(distance(grids, self.template) + DISTANCE_EPS) - self.shape_median)
+                 / self.shape_sd)
         size = np.abs(np.asarray(sizes, dtype=np.float64) - self.size_median) / self.size_sd
         far = np.fmax(shape, np.where(np.isfinite(size), size, -np.inf))
         return far, far > K_MAD

@@ -70,6 +70,22 @@ return #KEYS - 1
 """
 
 
+async def hmget_many(client: aioredis.Redis, keys: Mapping[str, str], fields: Iterable[str]
+                     ) -> dict[str, list[bytes | None]]:
+    """``HMGET`` of ``fields`` for every key (one round trip: a non-transactional pipeline).
+
+    ``keys`` maps a name (a patient) to its key; the result maps the names to their rows.
+    """
+    if not keys:
+        return {}
+    wanted = list(fields)
+    async with client.pipeline(transaction=False) as pipe:
+        for key in keys.values():
+            pipe.hmget(key, wanted)
+        rows = await pipe.execute()
+    return dict(zip(keys, rows, strict=True))
+
+
 def redis_client(
     settings: Settings, socket_timeout: float = 5.0, **kwargs: Any
 ) -> aioredis.Redis:
@@ -121,18 +137,8 @@ class RedisStatsStore:
         One round trip (a non-transactional pipeline of HMGETs). Patients Redis does not
         know are left out of the result; the policy treats them as empty.
         """
-        wanted = list(dict.fromkeys(patients))
-        if not wanted:
-            return {}
-        async with self._client.pipeline(transaction=False) as pipe:
-            for patient in wanted:
-                pipe.hmget(self.key(patient), FIELDS)
-            rows = await pipe.execute()
-        found = {}
-        for patient, row in zip(wanted, rows, strict=True):
-            if row[0] is not None:
-                found[patient] = _decode(row)
-        return found
+        rows = await hmget_many(self._client, {p: self.key(p) for p in patients}, FIELDS)
+        return {patient: _decode(row) for patient, row in rows.items() if row[0] is not None}
 
     async def merge(self, updates: Mapping[str, RunningStats]) -> None:
         """Add one micro-batch's statistics atomically (one EVALSHA for all keys).

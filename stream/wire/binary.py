@@ -12,6 +12,9 @@ Layout (all integers unsigned, little-endian; ``L`` = patient id length, ``n`` =
     frame (ecg.signal): "ECGF" | u8 version=1 | u8 L | patient (L bytes, UTF-8)
                         | u64 frame_seq | u64 start_sample | f64 fs | u64 sent_ms
                         | u16 n | n x float32 samples
+    frame, version 2:   "ECGF" | u8 version=2 | u8 L | patient (L bytes, UTF-8)
+                        | u64 frame_seq | u64 start_sample | f64 fs | u64 sent_ms
+                        | u8 flags (bit 0: known_to_model; others 0) | u16 n | n x float32
 
 The rules are those of the JSON schemas (patient 1-128 bytes of UTF-8, samples finite, 8-4096
 per beat and 1-4096 per frame, ``fs`` finite and positive, integers at most 2**63 - 1); a
@@ -39,6 +42,7 @@ MAGIC_PREFIX = b"ECG"
 _HEAD = struct.Struct("<4sBB")
 _BEAT = struct.Struct("<QQH")
 _FRAME = struct.Struct("<QQdQH")
+_FRAME_V2 = struct.Struct("<QQdQBH")
 _F32 = np.dtype("<f4")
 MAX_PATIENT = MAX_PATIENT_BYTES
 
@@ -56,12 +60,12 @@ def is_binary(value: bytes) -> bool:
     return value[:3] == MAGIC_PREFIX
 
 
-def _head(patient: str, magic: bytes) -> bytes:
+def _head(patient: str, magic: bytes, version: int = SCHEMA_VERSION) -> bytes:
     pid = patient.encode()
     if not 1 <= len(pid) <= MAX_PATIENT:
         msg = f"patient id must be 1-{MAX_PATIENT} bytes of UTF-8"
         raise ValueError(msg)
-    return _HEAD.pack(magic, SCHEMA_VERSION, len(pid)) + pid
+    return _HEAD.pack(magic, version, len(pid)) + pid
 
 
 def sample_bytes(samples: NDArray[np.floating]) -> bytes:
@@ -77,15 +81,19 @@ def encode_beat(patient: str, seq: int, samples: NDArray[np.floating] | bytes,
 
 
 def encode_frame(patient: str, frame_seq: int, start_sample: int, fs: float,
-                 samples: NDArray[np.floating], sent_ms: int) -> bytes:
-    """A binary ``ecg.signal`` value."""
+                 samples: NDArray[np.floating], sent_ms: int,
+                 known_to_model: bool = False) -> bytes:
+    """A binary ``ecg.signal`` value (version 2, with its flags, when ``known_to_model``)."""
     data = sample_bytes(samples)
+    if known_to_model:
+        return (_head(patient, FRAME_MAGIC, 2)
+                + _FRAME_V2.pack(frame_seq, start_sample, fs, sent_ms, 1, len(data) // 4) + data)
     return (_head(patient, FRAME_MAGIC)
             + _FRAME.pack(frame_seq, start_sample, fs, sent_ms, len(data) // 4) + data)
 
 
-def _split(value: bytes, magic: bytes, body: struct.Struct
-           ) -> tuple[str, tuple[int | float, ...], NDArray[np.float32]]:
+def _split(value: bytes, magic: bytes, bodies: dict[int, struct.Struct]
+           ) -> tuple[str, int, tuple[int | float, ...], NDArray[np.float32]]:
     if len(value) < _HEAD.size:
         raise BinaryError(reason="malformed_binary",
                           detail=f"{len(value)} bytes: shorter than the header")
@@ -93,9 +101,10 @@ def _split(value: bytes, magic: bytes, body: struct.Struct
     if found != magic:
         kind = {BEAT_MAGIC: "a beat", FRAME_MAGIC: "a frame"}.get(found, f"magic {found!r}")
         raise BinaryError(reason="unknown_schema", detail=f"expected {magic!r}, found {kind}")
-    if version != SCHEMA_VERSION:
-        detail = f"binary version {version}, expected {SCHEMA_VERSION}"
+    if version not in bodies:
+        detail = f"binary version {version}, expected {' or '.join(map(str, bodies))}"
         raise BinaryError(reason="unknown_schema", detail=detail)
+    body = bodies[version]
     start = _HEAD.size + size
     if size > MAX_PATIENT:
         detail = f"patient id of {size} bytes, at most {MAX_PATIENT}"
@@ -117,7 +126,7 @@ def _split(value: bytes, magic: bytes, body: struct.Struct
     samples = np.frombuffer(value, dtype=_F32, count=count, offset=data)
     if not np.isfinite(samples).all():
         raise BinaryError(reason="non_finite", detail="samples: NaN or infinity")
-    return patient, fields, samples
+    return patient, version, fields, samples
 
 
 def _check_length(count: int, low: int) -> None:
@@ -127,7 +136,8 @@ def _check_length(count: int, low: int) -> None:
 
 def parse_beat(value: bytes) -> BeatMessage:
     """A binary ``ecg.beats`` value as a :class:`BeatMessage`, or :class:`BinaryError`."""
-    patient, (seq, sent_ms, count), samples = _split(value, BEAT_MAGIC, _BEAT)
+    patient, _, (seq, sent_ms, count), samples = _split(value, BEAT_MAGIC,
+                                                        {SCHEMA_VERSION: _BEAT})
     _check_length(int(count), 8)
     # Checked above as the JSON schema would; model_construct skips re-validating 140 floats.
     return BeatMessage.model_construct(schema_=SCHEMA_VERSION, patient=patient, seq=int(seq),
@@ -136,12 +146,20 @@ def parse_beat(value: bytes) -> BeatMessage:
 
 def parse_frame(value: bytes) -> FrameMessage:
     """A binary ``ecg.signal`` value as a :class:`FrameMessage`, or :class:`BinaryError`."""
-    patient, fields, samples = _split(value, FRAME_MAGIC, _FRAME)
-    frame_seq, start_sample, fs, sent_ms, count = fields
+    patient, version, fields, samples = _split(value, FRAME_MAGIC,
+                                               {SCHEMA_VERSION: _FRAME, 2: _FRAME_V2})
+    flags = 0
+    if version == 2:
+        frame_seq, start_sample, fs, sent_ms, flag_byte, count = fields
+        flags = int(flag_byte)
+        if flags & ~1:
+            raise BinaryError(reason="invalid_value", detail=f"flags {flags:#04x}: unknown bits")
+    else:
+        frame_seq, start_sample, fs, sent_ms, count = fields
     _check_length(int(count), 1)
     if not (math.isfinite(fs) and fs > 0):
         raise BinaryError(reason="invalid_value", detail=f"fs: {fs}, expected a finite rate > 0")
     return FrameMessage.model_construct(
-        schema_=SCHEMA_VERSION, patient=patient, frame_seq=int(frame_seq),
+        schema_=2 if version == 2 else 1, patient=patient, frame_seq=int(frame_seq),
         start_sample=int(start_sample), fs=float(fs), samples=samples.tolist(),
-        sent_ms=int(sent_ms))
+        sent_ms=int(sent_ms), known_to_model=bool(flags & 1))

@@ -15,6 +15,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StrictFloat,
     StrictInt,
     field_validator,
@@ -24,6 +25,8 @@ from pydantic_core import PydanticCustomError
 from models.preprocess import BEAT_LENGTH as BEAT_LENGTH  # re-exported: the model's input
 
 SCHEMA_VERSION: Final = 1
+FRAME_SCHEMA_VERSIONS: Final = (1, 2)
+"""Versions of ``ecg.signal`` frames accepted: 2 adds ``known_to_model``; 1 stays accepted."""
 MAX_PATIENT_BYTES = 128
 """Longest patient id, in bytes of UTF-8 (the binary layout's limit is the same)."""
 MAX_INT = 2**63 - 1
@@ -100,8 +103,14 @@ class BeatMessage(_Input):
 
 
 class FrameMessage(_Input):
-    """``ecg.signal``: K consecutive samples of one patient's continuous signal."""
+    """``ecg.signal``: K consecutive samples of one patient's continuous signal.
 
+    Schema 2 adds ``known_to_model``: the patient is one the model was trained on (the
+    ECG5000 replays), judged on the calibrated model threshold without a learning period.
+    A schema-1 frame is a patient the model does not know.
+    """
+
+    schema_: Literal[1, 2] = Field(alias="schema")  # type: ignore[assignment]  # 1 or 2 here
     patient: PatientId
     frame_seq: Count = Field(description="frame number within the patient")
     start_sample: Count = Field(description="index of samples[0] in the signal")
@@ -109,6 +118,23 @@ class FrameMessage(_Input):
     samples: Annotated[list[StrictFloat], Field(min_length=1, max_length=4096),
                        AfterValidator(_float32_range)]
     sent_ms: Count
+    known_to_model: StrictBool = Field(False, description="schema 2: the model knows this patient")
+
+    @field_validator("schema_", mode="before")
+    @classmethod
+    def _integer_version(cls, value: Any) -> Any:
+        if type(value) is not int or value not in FRAME_SCHEMA_VERSIONS:
+            kind, msg = "literal_error", "schema must be the integer version 1 or 2"
+            raise PydanticCustomError(kind, msg)
+        return value
+
+    @field_validator("known_to_model", mode="after")
+    @classmethod
+    def _needs_version_2(cls, value: bool, info: Any) -> bool:
+        if value and info.data.get("schema_") == 1:
+            kind, msg = "extra_forbidden", "known_to_model needs schema 2"
+            raise PydanticCustomError(kind, msg)
+        return value
 
 
 class ScoreRecord(_Wire):

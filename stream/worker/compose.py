@@ -14,8 +14,11 @@ from stream.observe.livefeed import LiveFeed
 from stream.observe.metrics import WorkerMetrics
 from stream.segmentation.pool import SegmenterPool
 from stream.settings import Settings
+from stream.thresholds.normal import NORMAL_VERSION
+from stream.thresholds.normal_store import RedisNormalStore
 from stream.thresholds.policy import ThresholdPolicy
 from stream.thresholds.redis_store import RedisStatsStore, redis_client
+from stream.worker.adapting import AdaptationGate
 from stream.worker.app import create_app, worker_id
 from stream.worker.pipeline import WorkerRuntime
 from stream.worker.scoring import BatchScorer, ThresholdGate
@@ -33,11 +36,14 @@ def build_app(settings: Settings) -> Any:
     ensure_topics(settings)
     detector.warm_up(settings.batch_size)
     policy = ThresholdPolicy.from_settings(settings, detector.threshold)
-    store = RedisStatsStore(redis_client(settings, socket_timeout=2.0), settings.redis_key_prefix,
-                            settings.stats_ttl_s)
+    client = redis_client(settings, socket_timeout=2.0)
+    store = RedisStatsStore(client, settings.redis_key_prefix, settings.stats_ttl_s)
     gate = ThresholdGate(policy, store)
+    normals = RedisNormalStore(client, settings.redis_key_prefix, NORMAL_VERSION,
+                               settings.stats_ttl_s)
+    adaptation = AdaptationGate(normals, settings.learning_s, NORMAL_VERSION)
     wid = worker_id()
-    scorer = BatchScorer(detector.score, gate, detector.version, wid)
+    scorer = BatchScorer(detector.score, gate, detector.version, wid, adaptation=adaptation)
     segmenters = SegmenterPool(settings)
     log.info("worker %s: model %s, threshold %.5f, policy %s", wid, detector.version,
              detector.threshold, policy)

@@ -23,9 +23,11 @@ from numpy.typing import NDArray
 
 from models.preprocess import BEAT_LENGTH, resample_beat, znormalize
 from stream.beats import PendingBeat
+from stream.thresholds.adaptation import Judgement
 from stream.thresholds.policy import RunningStats, ThresholdPolicy, ThresholdSource
 from stream.wire.decode import RawInput
 from stream.wire.schemas import BeatMessage, ScoreRecord, now_ms
+from stream.worker.adapting import AdaptationGate, adapts
 
 log = logging.getLogger(__name__)
 
@@ -205,8 +207,9 @@ class BatchScorer:
     """Scores a micro-batch of :class:`PendingBeat` into :class:`ScoreRecord` objects."""
 
     def __init__(self, score: Scorer, gate: ThresholdGate, model_version: str,
-                 worker: str = "", run: Callable[..., Awaitable[object]] | None = None) -> None:
-        self._score, self.gate = score, gate
+                 worker: str = "", run: Callable[..., Awaitable[object]] | None = None,
+                 adaptation: AdaptationGate | None = None) -> None:
+        self._score, self.gate, self.adaptation = score, gate, adaptation
         self.model_version, self.worker = model_version, worker
         self._run = run or asyncio.to_thread
         self.last_inference_s: float | None = None  # seconds of the latest model call
@@ -232,20 +235,23 @@ class BatchScorer:
         if not scored:
             return out
         decision = await self.gate.decide([beat.patient for beat in scored], scores)
+        verdicts: list[Judgement | None] = [None] * len(scored)
+        adapt_degraded = False
+        if self.adaptation is not None:
+            verdicts, adapt_degraded = await self.adaptation.judge(scored)
         published = now_ms()
         out.unmerged, out.beats = decision.unmerged, scored
         out.records = [
             ScoreRecord(patient=b.patient, mode=b.mode, seq=b.seq, onset_sample=b.onset_sample,
                         fiducial_sample=b.fiducial_sample,
                         score=float(s), threshold=float(t), threshold_source=src,
-                        anomalous=bool(d), anomaly_reason="model" if d else None,
-                        model_version=self.model_version,
+                        **_verdict(bool(d), v), model_version=self.model_version,
                         resampled_from=b.resampled_from, **b.rhythm_fields(),
-                        degraded=decision.degraded,
+                        degraded=decision.degraded or (adapt_degraded and adapts(b)),
                         sent_ms=b.sent_ms, received_ms=b.received_ms, published_ms=published,
                         worker=self.worker)
-            for b, s, t, src, d in zip(scored, scores, decision.thresholds, decision.sources,
-                                       decision.decisions, strict=True)]
+            for b, s, t, src, d, v in zip(scored, scores, decision.thresholds, decision.sources,
+                                          decision.decisions, verdicts, strict=True)]
         return out
 
     async def _isolating(self, beats: list[PendingBeat], rejected: list[Rejected]
@@ -271,3 +277,14 @@ class BatchScorer:
         for beat in (b for b, f in zip(beats, finite, strict=True) if not f):
             rejected.append((beat.source, "model_error", "non-finite reconstruction error"))
         return [b for b, f in zip(beats, finite, strict=True) if f], scores[finite]
+
+
+def _verdict(model: bool, judged: Judgement | None) -> dict[str, object]:
+    """A score record's decision fields: the model's, or the patient's normal's."""
+    if judged is None:
+        return {"anomalous": model, "judged_by": "model",
+                "anomaly_reason": "model" if model else None}
+    return {"anomalous": judged.anomalous,
+            "judged_by": "learning" if judged.learning else "patient",
+            "anomaly_reason": judged.reason, "morphology_distance": judged.distance,
+            "morphology_threshold": judged.threshold}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,3 +55,19 @@ def crash_and_replace(settings: Settings, worker: subprocess.Popen, log: Path) -
     worker.send_signal(signal.SIGKILL)
     assert worker.wait(timeout=30) == -signal.SIGKILL
     return start_worker(settings, log)
+
+
+@pytest.fixture
+async def redis_prefix(infra: Settings, unique: Callable[[str], str]) -> AsyncIterator[str]:
+    """A unique Redis key prefix; every key under it is deleted afterwards."""
+    from stream.thresholds.redis_store import redis_client
+
+    name = unique("keys")
+    yield name
+    client = redis_client(infra)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{name}:*")]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()

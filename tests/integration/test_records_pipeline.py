@@ -32,7 +32,8 @@ def _check(report: dict) -> None:
     print(f"record 100: {report['beats_scored']} beats scored, dead {report['dead_lettered']}, "
           f"latency {report['latency_ms']}, EC57 {overall['all']['se']} / "
           f"{overall['all']['ppv']} (after learning {overall['after_learning']['se']} / "
-          f"{overall['after_learning']['ppv']})")
+          f"{overall['after_learning']['ppv']}); after learning by class "
+          f"{ {c: r for c, r in overall['after_learning']['by_class'].items() if r['beats']} }")
     assert report["dead_lettered"] == 0 and report["without_fiducial"] == 0
     assert overall["after_learning"]["se"] >= 0.999
     assert overall["after_learning"]["ppv"] >= 0.999
@@ -42,6 +43,10 @@ def _check(report: dict) -> None:
     classes = overall["after_learning"]["by_class"]
     assert classes["S"]["premature"] >= 0.9 * classes["S"]["detected"]
     assert classes["N"]["premature"] <= 0.01 * classes["N"]["detected"]
+    # Judged against the patient's own normal after its learning period (5 minutes): few N
+    # beats flagged for morphology, the V beat flagged.
+    assert classes["N"]["morphology"] <= 0.01 * classes["N"]["detected"]
+    assert classes["V"]["flagged"] == classes["V"]["detected"] == 1
 
 
 def test_record_100_in_millivolts_at_360_hz(pipeline_settings: Callable[..., Settings], workers,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -19,17 +19,9 @@ ALPHA = 0.05
 
 
 @pytest.fixture
-async def prefix(infra: Settings, unique: Callable[[str], str]) -> AsyncIterator[str]:
-    """A unique key prefix; every key under it is deleted afterwards."""
-    name = unique("stats")
-    yield name
-    client = redis_client(infra)
-    try:
-        keys = [key async for key in client.scan_iter(match=f"{name}:*")]
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
+def prefix(redis_prefix: str) -> str:
+    """A unique key prefix, cleaned afterwards (conftest)."""
+    return redis_prefix
 
 
 async def test_merge_then_fetch(infra: Settings, prefix: str) -> None:

@@ -143,3 +143,41 @@ def test_binary_rules_match_the_json_schema() -> None:
     huge_seq = encode_beat("p1", 2**63, BEAT, 1)
     letter = decode_beat(raw(huge_seq), 65536)
     assert isinstance(letter, DeadLetter) and letter.reason == "invalid_value"
+
+
+def test_frame_version_2_declares_a_patient_the_model_knows() -> None:
+    value = encode_frame("p1", 3, 384, 250.0, BEAT[:64], 55, known_to_model=True)
+    assert value[4] == 2
+    message = decode_frame(raw(value), 65536)
+    assert isinstance(message, FrameMessage) and message.known_to_model
+    assert message.schema_ == 2 and message.fs == 250.0
+    assert np.array_equal(np.asarray(message.samples, dtype=np.float32), BEAT[:64])
+    plain = decode_frame(raw(encode_frame("p1", 3, 384, 250.0, BEAT[:64], 55)), 65536)
+    assert isinstance(plain, FrameMessage) and not plain.known_to_model and plain.schema_ == 1
+    # A flag bit the layout does not define is refused; a version-2 beat does not exist.
+    flags_at = 4 + 2 + 2 + 8 + 8 + 8 + 8
+    bad = value[:flags_at] + b"\x03" + value[flags_at + 1 :]
+    dead = decode_frame(raw(bad), 65536)
+    assert isinstance(dead, DeadLetter) and dead.reason == "invalid_value"
+    beat = encode_beat("p1", 0, BEAT, 1)
+    dead = decode_beat(raw(beat[:4] + b"\x02" + beat[5:]), 65536)
+    assert isinstance(dead, DeadLetter) and dead.reason == "unknown_schema"
+
+
+@pytest.mark.parametrize(("fields", "reason"), [
+    ({"schema": 2, "known_to_model": True}, None),
+    ({"schema": 2}, None),
+    ({"schema": 1, "known_to_model": False}, None),
+    ({"schema": 1, "known_to_model": True}, "unknown_field"),
+    ({"schema": 3}, "unknown_schema"),
+    ({"schema": 2, "known_to_model": 1}, "wrong_type"),
+])
+def test_json_frame_schema_versions(fields: dict, reason: str | None) -> None:
+    frame = {"patient": "p1", "frame_seq": 0, "start_sample": 0, "fs": 360.0,
+             "samples": [0.1, 0.2], "sent_ms": 1, **fields}
+    out = decode_frame(raw(json.dumps(frame).encode()), 65536)
+    if reason is None:
+        assert isinstance(out, FrameMessage)
+        assert out.known_to_model == bool(fields.get("known_to_model"))
+    else:
+        assert isinstance(out, DeadLetter) and out.reason == reason, out

@@ -58,14 +58,15 @@ def test_learner_keeps_at_most_keep_beats_spread_over_the_period() -> None:
 
 def test_a_normal_needs_min_beats_and_is_robust_to_a_minority_of_ectopic_beats() -> None:
     rng = np.random.default_rng(0)
-    normal_beats = [beat(int(rng.integers(280, 320)), rng=rng) for _ in range(60)]
+    lengths = [int(n) for n in rng.integers(280, 320, 60)] + [300] * 6
+    normal_beats = [beat(n, rng=rng) for n in lengths[:60]]
     ectopic = [beat(300, shape=0.03, rng=rng) for _ in range(6)]  # wide QRS, 9 %
     learner = Learner()
     for i, b in enumerate(normal_beats[:MIN_BEATS - 1]):
         learner.add(time_grid(b, [300], FS)[0], 0.0)
         assert learner.normal(NORMAL_VERSION) is None, i
     everything = normal_beats + ectopic
-    grids = time_grid(np.stack(everything), [300] * len(everything), FS)
+    grids = time_grid(np.stack(everything), lengths, FS)
     sizes = log_size(list(rng.normal(1.5, 0.05, len(everything))))
     learned = PatientNormal.learn(grids, sizes, NORMAL_VERSION)
     fresh = time_grid(np.stack([beat(300, rng=rng) for _ in range(50)]), [300] * 50, FS)
