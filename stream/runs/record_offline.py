@@ -20,6 +20,8 @@ from producers.gateway import SignalSender
 from producers.manifest import AnnotationRecord, ExtentRecord
 from producers.record_replay import RecordReplayOptions, prepare, swap_beats
 from producers.records import Recording
+from stream.alerts.monitor import MonitorRules, MonitorTracker
+from stream.alerts.rule import AlertTracker
 from stream.beats import PendingBeat
 from stream.runs.record_evaluation import evaluate_record_run
 from stream.segmentation.pool import SegmenterPool
@@ -101,6 +103,7 @@ def evaluate_record_offline(settings: Settings, recording: Recording,
     report = evaluate_record_run(annotations, extents, scores, len(dead), learning_s)
     report.pop("latency_ms")
     report["judged_by"] = "model" if adapt is None else f"patient, learning {adapt:g} s"
+    report["alarms_after_learning"] = _alarms(settings, scores, learning_s)
     if swap is not None:
         report["swapped_beats"] = _swapped(swapped, scores, record.fs)
     per_beat = 1000 / max(len(pending), 1)
@@ -132,11 +135,34 @@ def _score(pending: list[PendingBeat], detector: Any, policy: ThresholdPolicy, b
         records: list[ScoreRecord] = []
         for lo in range(0, len(pending), batch):
             scored = await scorer.score(pending[lo : lo + batch])
-            records += [r.model_copy(update={"sent_ms": 0, "received_ms": 0, "published_ms": 0})
-                        for r in scored.records]
+            # Event time is signal time here: the end of the beat (alarm cool-downs use it).
+            for beat, r in zip(scored.beats, scored.records, strict=True):
+                end = round(1000 * ((beat.onset_sample or 0) + (beat.resampled_from or 0))
+                            / beat.fs) if beat.fs else 0
+                records.append(r.model_copy(update={"sent_ms": end, "received_ms": end,
+                                                    "published_ms": end}))
         return records
 
     return asyncio.run(run())
+
+
+def _alarms(settings: Settings, scores: list[ScoreRecord], learning_s: float) -> dict[str, int]:
+    """Alarms the records raise after the EC57 learning period, by kind.
+
+    Monitor alarms (:mod:`stream.alerts.monitor`) and runs of anomalous beats (the alert
+    rule, m of n), event time being signal time.
+    """
+    monitor = MonitorTracker(MonitorRules(cooldown_s=settings.alert_cooldown_s))
+    runs = AlertTracker(settings.alert_m, settings.alert_n, settings.alert_cooldown_s)
+    out = dict.fromkeys(("asystole", "bradycardia", "tachycardia", "ventricular_tachycardia",
+                         "anomaly_run"), 0)
+    for record in sorted(scores, key=lambda r: r.onset_sample or 0):
+        after = record.published_ms >= 1000 * learning_s
+        for alarm in monitor.observe(record):
+            out[alarm.kind] += int(after)
+        if record.anomalous and runs.observe(record) is not None:
+            out["anomaly_run"] += int(after)
+    return out
 
 
 def _swapped(peaks: list[int], scores: list[ScoreRecord], fs: float) -> dict[str, int]:
