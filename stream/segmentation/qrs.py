@@ -20,15 +20,35 @@ from __future__ import annotations
 import functools
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import signal
 
-try:  # the compiled kernel behind scipy.signal.lfilter (its wrapper's checks cost 2/3 a call)
-    from scipy.signal._sigtools import _linear_filter
-except ImportError:  # pragma: no cover - a scipy that moved it: the public function
-    _linear_filter = None
+
+def _kernel() -> Any:
+    """The compiled kernel behind :func:`scipy.signal.lfilter`, or None.
+
+    Its wrapper's checks cost two thirds of a call on a frame. None when this scipy has no
+    such kernel or it does not give lfilter's values on a probe: the public function is used.
+    """
+    try:
+        from scipy.signal._sigtools import _linear_filter as kernel
+    except ImportError:  # pragma: no cover - a scipy that moved it
+        return None
+    b, a = np.array([0.2, 0.3, 0.1]), np.array([1.0, -0.5, 0.1])
+    x, zi = np.linspace(-1.0, 1.0, 7), np.array([0.3, -0.2])
+    try:
+        y, zf = kernel(b, a, x, -1, zi)
+        want_y, want_zf = signal.lfilter(b, a, x, zi=zi)
+        same = np.array_equal(y, want_y) and np.array_equal(zf, want_zf)
+    except Exception:  # noqa: BLE001 - another signature: not the kernel we know
+        return None
+    return kernel if same else None
+
+
+_linear_filter = _kernel()
 
 BAND_HZ = (5.0, 15.0)
 """Pass band of the detection filter (Pan-Tompkins)."""
@@ -99,8 +119,8 @@ def lfilter(b: NDArray[np.float64], a: NDArray[np.float64], x: NDArray[np.float6
             zi: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """``scipy.signal.lfilter(b, a, x, zi=zi)`` for 1-D float64 ``x`` and ``zi`` of the right size.
 
-    Calls scipy's compiled kernel directly when it is where scipy 1.12-1.17 keep it (the same
-    values: a unit test compares them), the public function otherwise.
+    Calls scipy's compiled kernel directly when the import-time probe found it giving
+    lfilter's values (a unit test compares them too), the public function otherwise.
     """
     if _linear_filter is not None:
         y, zf = _linear_filter(b, a, x, -1, zi)
