@@ -19,6 +19,7 @@ The scale of the samples does not matter (the detector is scale-free, beats z-no
 
 from __future__ import annotations
 
+import statistics
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -156,8 +157,7 @@ class QrsSegmenter(FramedSegmenter):
     def _beat_length(self) -> float:
         if not self._intervals:
             return 0.8 * (self.fs or 0.0)
-        values, half = sorted(self._intervals), len(self._intervals) // 2
-        return float(values[half]) if len(values) % 2 else (values[half - 1] + values[half]) / 2
+        return float(statistics.median(self._intervals))
 
     def _append(self, values: NDArray[np.float64], out: PushResult) -> None:
         if self._detector is None:  # not started: push() starts a stream before any run

@@ -15,6 +15,7 @@ through the QRS detector) and frozen before any measurement on a real record.
 
 from __future__ import annotations
 
+import statistics
 from collections import deque
 from dataclasses import dataclass
 
@@ -74,7 +75,4 @@ class RhythmTracker:
         """Median of the recent RR intervals of beats not premature (None: too few yet)."""
         if len(self._normal_rr) < self.min_running:
             return None
-        values, half = sorted(self._normal_rr), len(self._normal_rr) // 2
-        if len(values) % 2:
-            return float(values[half])
-        return (values[half - 1] + values[half]) / 2.0
+        return float(statistics.median(self._normal_rr))

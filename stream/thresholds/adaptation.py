@@ -90,13 +90,12 @@ def judge_batch(states: dict[str, PatientState], patients: Sequence[str],
                 out.append(Judgement(True, None, None, False, None))
                 continue
             state.normal, state.learner = normal, None
-        normal = state.normal
-        assert normal is not None  # noqa: S101 - set just above
-        d, far = normal.judge(grids[i : i + 1], sizes[i : i + 1])
+        d, far = state.normal.judge(grids[i : i + 1], sizes[i : i + 1])
         rhythm = bool(premature[i])
         reason: Reason | None = ("both" if far[0] and rhythm else "morphology" if far[0]
                                  else "rhythm" if rhythm else None)
-        out.append(Judgement(False, float(d[0]), normal.threshold, reason is not None, reason))
+        out.append(Judgement(False, float(d[0]), state.normal.threshold, reason is not None,
+                             reason))
     return out, changed
 
 
