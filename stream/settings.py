@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     topic_alerts: str = Field("ecg.alerts", description="output of `alerts --publish`")
     topic_stats_journal: str = Field(
         "ecg.stats-journal", description="statistics updates made while Redis was away")
+    topic_events: str = Field(
+        "ecg.events", description="output: signal events (pause, lead off, signal lost)")
     producer_compression: Literal["none", "gzip", "lz4", "zstd"] = Field(
         "none", description="replay producer compression (lz4, zstd: pip install lz4 / zstandard)")
     topic_partitions: int = Field(4, ge=1, description="partitions of topics the project creates")
@@ -136,6 +138,24 @@ class Settings(BaseSettings):
     alert_idle_s: float = Field(
         600.0, gt=0, description="a patient's alert window is dropped after this long without "
         "a record (event time; at least the cool-down)")
+    alert_recover_s: float = Field(
+        120.0, ge=0, description="on start, the alert consumer re-reads this much of its input "
+        "before its committed offsets (alerting nothing) to restore windows and cool-downs")
+
+    # Monitor alarms (PhysioNet/CinC 2015 definitions) and signal events (continuous mode).
+    alarm_asystole_s: float = Field(
+        4.0, gt=0, description="asystole: no beat for this long while frames keep arriving")
+    alarm_brady_bpm: float = Field(40.0, gt=0, description="extreme bradycardia: rate below this")
+    alarm_brady_beats: int = Field(5, ge=1, description="... for this many consecutive beats")
+    alarm_tachy_bpm: float = Field(140.0, gt=0, description="extreme tachycardia: rate above this")
+    alarm_tachy_beats: int = Field(17, ge=1, description="... for this many consecutive beats")
+    alarm_vt_bpm: float = Field(
+        100.0, gt=0, description="ventricular tachycardia: morphology anomalies above this rate")
+    alarm_vt_beats: int = Field(5, ge=1, description="... this many in a row")
+    lead_off_s: float = Field(
+        2.0, gt=0, description="lead off: the signal flat for this long (a stuck value: 0.5 s)")
+    signal_lost_s: float = Field(
+        10.0, gt=0, description="signal lost: no frame of a patient for this long")
 
     # Data and model.
     data_dir: Path | None = Field(None, description="directory holding ECG5000_TRAIN/TEST")

@@ -9,7 +9,7 @@ import numpy as np
 
 from stream.beats import PendingBeat
 from stream.thresholds.policy import RunningStats
-from stream.wire.schemas import FrameMessage
+from stream.wire.schemas import FrameMessage, SignalEvent
 
 T = TypeVar("T")
 
@@ -99,3 +99,7 @@ class ExplodingPool:
         beat = PendingBeat(frame.patient, "continuous", frame.frame_seq, frame.start_sample,
                            np.sin(np.arange(140, dtype=np.float32)), None, 1, received_ms)
         return [beat], []
+
+    def take_signal_events(self) -> list[SignalEvent]:
+        """No signal events."""
+        return []

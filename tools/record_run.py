@@ -20,6 +20,10 @@ short by the idle flush). Prints JSON. Examples::
     # a variant of the record: resampled, in other units, inverted (annotations follow)
     .venv/bin/python -m tools.record_run --record ../shared/data/mitdb/100.hea --speed 40 \\
         --resample 125 --units adc --invert
+    # a changed shape: 30 normal beats after minute 5 replaced by lead V5's (written as a
+    # WFDB record of its own first); the report counts those flagged for morphology
+    .venv/bin/python -m tools.record_run --record ../shared/data/mitdb/100.hea --speed 40 \\
+        --swap-lead V5 --swap-beats 30
 """
 
 from __future__ import annotations
@@ -33,13 +37,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-from producers.record_replay import RecordReplayOptions
+import numpy as np
+
+from producers.record_replay import RecordReplayOptions, swap_beats
+from producers.records import read_recording
 from producers.runner import record_replay
-from stream.observe.procstat import memory_mb
-from stream.runs.outputs import evaluate_manifest
+from stream.clients.redis import sync_redis
+from stream.observe.procstat import cpu_seconds, memory_mb
+from stream.runs.outputs import evaluate_manifest, read_outputs
 from stream.runs.processes import start_worker, stop_worker, wait_group_stable
+from stream.runs.record_offline import swapped_flagged
 from stream.settings import Settings
 from tools.patient_churn import _free_port, _health_seconds, _slope, churn_settings
+
+LEARNING_S = 300.0
+"""Swapped beats come after this much signal (EC57's learning period)."""
 
 SAMPLE_S = 5.0
 
@@ -58,9 +70,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                frame_s=args.frame_seconds, loop=args.loop, duration=duration,
                                resample=args.resample, units=args.units, invert=args.invert)
     sent: dict[str, Any] = {}
+    record, swapped = args.record, []
+    if args.swap_lead:
+        record, swapped = _swapped_record(args, logs)
+        if args.resample:  # the R peaks as sent
+            ratio = args.resample / read_recording(args.record, args.lead).fs
+            swapped = [round(p * ratio) for p in swapped]
 
     def replay() -> None:
-        sent.update(record_replay(settings, [args.record], args.lead, manifest, opts))
+        sent.update(record_replay(settings, [record], args.lead, manifest, opts))
 
     samples: list[tuple[float, float]] = []
     health: list[float | None] = []
@@ -72,6 +90,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             sent["backlog_send_s"] = round(time.monotonic() - began, 1)
         proc = start_worker(settings, logs / "worker.log", "warning")
         wait_group_stable(settings, 1, [proc])
+        cpu0 = cpu_seconds(proc.pid)  # start-up (imports, the model) not counted
         thread = threading.Thread(target=replay, daemon=True)
         if not args.backlog:
             thread.start()
@@ -82,6 +101,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             time.sleep(SAMPLE_S)
         report = evaluate_manifest(settings, manifest, idle_timeout=20.0, timeout=1800.0)
         alive = proc.poll() is None
+        cpu = cpu_seconds(proc.pid) - cpu0 if alive else None
+        redis_bytes = _redis_bytes(settings)
+        if swapped:
+            scores, _ = read_outputs(settings, 0, report["beats_scored"], 10.0, 300.0)
+            report["swapped_beats"] = swapped_flagged(swapped, scores, sent_fs(record, args))
     finally:
         if proc is not None:
             stop_worker(proc)
@@ -90,6 +114,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return {"lead": args.lead, "resample": args.resample, "units": args.units,
             "invert": args.invert, "replay": sent, "worker_alive": alive,
             "rss_mb_by_minute": minutes,
+            "worker_cpu_s": round(cpu, 2) if cpu is not None else None,
+            "worker_cpu_ms_per_beat": (round(1000 * cpu / report["beats_scored"], 3)
+                                       if cpu is not None and report["beats_scored"] else None),
+            "redis_bytes": redis_bytes,
             "rss_slope_mb_per_min_after_2min": _slope([p for p in samples if p[0] >= 120]),
             "health_s_max": max((h for h in health if h is not None), default=None),
             "beats_scored": report["beats_scored"], "duplicates": report["duplicates"],
@@ -101,7 +129,45 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                         overall["after_learning"]["by_class"].items()
                                         if row["beats"]},
             "anomalies": report["anomalies"],
+            **({"swapped_beats": report["swapped_beats"]} if swapped else {}),
             "logs": str(logs)}
+
+
+def _swapped_record(args: argparse.Namespace, logs: Path) -> tuple[Path, list[int]]:
+    """The record with ``--swap-beats`` beats of ``--swap-lead``, and the swapped R peaks.
+
+    Written as a WFDB record in ``logs`` (the lead under its own name, annotations kept).
+    """
+    import wfdb  # noqa: PLC0415 - only for this variant
+
+    main_lead = read_recording(args.record, args.lead)
+    swap, peaks = swap_beats(main_lead, read_recording(args.record, args.swap_lead),
+                             args.swap_beats, LEARNING_S)
+    name = "swapped"
+    wfdb.wrsamp(name, fs=swap.fs, units=[swap.units], sig_name=[args.lead],
+                p_signal=swap.samples.reshape(-1, 1), fmt=["16"], write_dir=str(logs))
+    wfdb.wrann(name, "atr", np.array([a.sample for a in swap.annotations]),
+               symbol=[a.symbol for a in swap.annotations], write_dir=str(logs))
+    return logs / f"{name}.hea", peaks
+
+
+def _redis_bytes(settings: Settings) -> dict[str, int]:
+    """Redis memory (``MEMORY USAGE``) of this run's keys, by kind (``stats``, ``normal``)."""
+    client = sync_redis(settings)
+    out: dict[str, int] = {}
+    try:
+        for key in client.scan_iter(match=f"{settings.redis_key_prefix}:*", count=1000):
+            kind = key.decode().removeprefix(settings.redis_key_prefix + ":").split(":", 1)[0]
+            out[kind] = out.get(kind, 0) + int(client.memory_usage(key) or 0)
+            out[f"{kind}_keys"] = out.get(f"{kind}_keys", 0) + 1
+    finally:
+        client.close()
+    return out
+
+
+def sent_fs(record: Path, args: argparse.Namespace) -> float:
+    """The rate the record goes out at (``--resample`` or its own)."""
+    return float(args.resample or read_recording(record, args.lead).fs)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resample", type=float, default=None, help="variant: resample to HZ")
     parser.add_argument("--units", default=None, help="variant: mV, uV, V or adc")
     parser.add_argument("--invert", action="store_true", help="variant: inverted")
+    parser.add_argument("--swap-lead", default=None,
+                        help="variant: normal beats after minute 5 replaced by this lead's")
+    parser.add_argument("--swap-beats", type=int, default=30)
     parser.add_argument("--drain-s", type=float, default=120.0,
                         help="with --backlog: seconds the worker gets to drain")
     args = parser.parse_args(argv)

@@ -235,7 +235,17 @@ def _reset(window: _Window, sent_ms: int) -> None:
 def format_alert(alert: Alert) -> str:
     """One human-readable line, e.g. ``2026-11-25T18:00:01Z ALERT patient p-7: 3 of ...``."""
     when = datetime.fromtimestamp(alert.raised_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return (
-        f"{when} ALERT patient {alert.patient}: {alert.anomalies} of last {alert.window} beats "
-        f"anomalous (seq {alert.first_seq}-{alert.last_seq}, max score {alert.max_score:.4g})"
-    )
+    if alert.kind == "anomaly_run":
+        score = f"{alert.max_score:.4g}" if alert.max_score is not None else "n/a"
+        return (f"{when} ALERT patient {alert.patient}: {alert.anomalies} of last "
+                f"{alert.window} beats anomalous (seq {alert.first_seq}-{alert.last_seq}, "
+                f"max score {score})")
+    label = "TECHNICAL" if alert.category == "technical" else "ALARM"
+    what = alert.kind.replace("_", " ")
+    if alert.window:
+        rate = f" at {alert.heart_rate_bpm:.0f} bpm" if alert.heart_rate_bpm else ""
+        what += f": {alert.window} beats{rate}"
+    elif alert.detail:
+        what += f": {alert.detail}"
+    return (f"{when} {label} patient {alert.patient}: {what} "
+            f"(samples {alert.first_seq}-{alert.last_seq})")

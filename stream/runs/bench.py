@@ -66,7 +66,7 @@ def run_settings(settings: Settings, tag: str, **overrides: Any) -> Settings:
     token = f"bench.{tag}.{uuid.uuid4().hex[:6]}"
     data = settings.model_dump()
     data.update({f"topic_{t}": f"{token}.{t}" for t in
-                 ("beats", "signal", "scores", "anomalies", "deadletter", "alerts")})
+                 ("beats", "signal", "scores", "anomalies", "deadletter", "alerts", "events")})
     data.update(worker_group=f"{token}.workers", redis_key_prefix=token, **overrides)
     run = Settings(**data)
     ensure_topics(run)

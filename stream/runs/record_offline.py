@@ -20,7 +20,7 @@ from producers.gateway import SignalSender
 from producers.manifest import AnnotationRecord, ExtentRecord
 from producers.record_replay import RecordReplayOptions, prepare, swap_beats
 from producers.records import Recording
-from stream.alerts.monitor import MonitorRules, MonitorTracker
+from stream.alerts.monitor import CLINICAL_KINDS, TECHNICAL_KINDS, MonitorRules, MonitorTracker
 from stream.alerts.rule import AlertTracker
 from stream.beats import PendingBeat
 from stream.runs.record_evaluation import evaluate_record_run
@@ -29,7 +29,7 @@ from stream.settings import Settings
 from stream.thresholds.normal import NORMAL_VERSION
 from stream.thresholds.policy import ThresholdPolicy
 from stream.wire.decode import RawInput, dead_letter, decode_frame
-from stream.wire.schemas import DeadLetter, ScoreRecord
+from stream.wire.schemas import DeadLetter, ScoreRecord, SignalEvent
 from stream.worker.adapting import AdaptationGate
 from stream.worker.memory import MemoryNormalStore, MemoryStatsStore
 from stream.worker.scoring import BatchScorer, ThresholdGate
@@ -78,6 +78,7 @@ def evaluate_record_offline(settings: Settings, recording: Recording,
     pool = SegmenterPool(settings)
     dead: list[DeadLetter] = []
     pending: list[PendingBeat] = []
+    events: list[SignalEvent] = []
     cpu = time.process_time()
     for offset, value in enumerate(memory.values):
         frame = decode_frame(RawInput(settings.topic_signal, 0, offset, PATIENT.encode(), value,
@@ -87,6 +88,7 @@ def evaluate_record_offline(settings: Settings, recording: Recording,
             continue
         beats, refused = pool.push(frame, 0, 0)
         pending += beats
+        events += pool.take_signal_events()
         raw = RawInput(settings.topic_signal, 0, offset, PATIENT.encode(), value, 0)
         dead += [dead_letter(raw, reason, detail) for reason, detail in refused]
     pending += pool.flush_idle(2**62)
@@ -103,9 +105,9 @@ def evaluate_record_offline(settings: Settings, recording: Recording,
     report = evaluate_record_run(annotations, extents, scores, len(dead), learning_s)
     report.pop("latency_ms")
     report["judged_by"] = "model" if adapt is None else f"patient, learning {adapt:g} s"
-    report["alarms_after_learning"] = _alarms(settings, scores, learning_s)
+    report["alarms_after_learning"] = _alarms(settings, scores, events, learning_s)
     if swap is not None:
-        report["swapped_beats"] = _swapped(swapped, scores, record.fs)
+        report["swapped_beats"] = swapped_flagged(swapped, scores, record.fs)
     per_beat = 1000 / max(len(pending), 1)
     report.update(
         source="record-offline", record=record.source, lead=record.lead, fs=record.fs,
@@ -146,26 +148,35 @@ def _score(pending: list[PendingBeat], detector: Any, policy: ThresholdPolicy, b
     return asyncio.run(run())
 
 
-def _alarms(settings: Settings, scores: list[ScoreRecord], learning_s: float) -> dict[str, int]:
-    """Alarms the records raise after the EC57 learning period, by kind.
+def _alarms(settings: Settings, scores: list[ScoreRecord], events: list[SignalEvent],
+            learning_s: float) -> dict[str, int]:
+    """Alarms the records and signal events raise after the EC57 learning period, by kind.
 
-    Monitor alarms (:mod:`stream.alerts.monitor`) and runs of anomalous beats (the alert
-    rule, m of n), event time being signal time.
+    Monitor and technical alarms (:mod:`stream.alerts.monitor`) and runs of anomalous beats
+    (the alert rule, m of n), event time being signal time (an event's: where it was decided).
     """
-    monitor = MonitorTracker(MonitorRules(cooldown_s=settings.alert_cooldown_s))
+    monitor = MonitorTracker(MonitorRules.from_settings(settings))
     runs = AlertTracker(settings.alert_m, settings.alert_n, settings.alert_cooldown_s)
-    out = dict.fromkeys(("asystole", "bradycardia", "tachycardia", "ventricular_tachycardia",
-                         "anomaly_run"), 0)
-    for record in sorted(scores, key=lambda r: r.onset_sample or 0):
-        after = record.published_ms >= 1000 * learning_s
-        for alarm in monitor.observe(record):
+    out: dict[str, int] = dict.fromkeys((*CLINICAL_KINDS, *TECHNICAL_KINDS, "anomaly_run"), 0)
+    timed: list[tuple[int, ScoreRecord | SignalEvent]] = [
+        (r.onset_sample or 0, r) for r in scores]
+    for e in events:
+        at = e.at_sample or 0
+        timed.append((at, e.model_copy(update={"published_ms": round(1000 * at / (e.fs or 1))})))
+    for _, item in sorted(timed, key=lambda pair: pair[0]):
+        after = item.published_ms >= 1000 * learning_s
+        if isinstance(item, SignalEvent):
+            raised = monitor.observe_event(item)
+        else:
+            raised = monitor.observe(item)
+            if item.anomalous and runs.observe(item) is not None:
+                out["anomaly_run"] += int(after)
+        for alarm in raised:
             out[alarm.kind] += int(after)
-        if record.anomalous and runs.observe(record) is not None:
-            out["anomaly_run"] += int(after)
     return out
 
 
-def _swapped(peaks: list[int], scores: list[ScoreRecord], fs: float) -> dict[str, int]:
+def swapped_flagged(peaks: list[int], scores: list[ScoreRecord], fs: float) -> dict[str, int]:
     """How many swapped beats were detected, and flagged anomalous for their morphology."""
     tolerance = round(0.15 * fs)
     found = sorted((s.fiducial_sample, s) for s in scores if s.fiducial_sample is not None)

@@ -32,8 +32,9 @@ from stream.segmentation.plans import RatePlans
 from stream.segmentation.qrs_segmenter import QrsSegmenter
 from stream.segmentation.rhythm import RhythmTracker
 from stream.segmentation.segmenter import Beat, PatientSegmenter
+from stream.segmentation.watch import BeatMark, Observation, SignalWatch, WatchRules
 from stream.settings import Settings
-from stream.wire.schemas import FrameMessage
+from stream.wire.schemas import FrameMessage, SignalEvent
 
 log = logging.getLogger(__name__)
 PATIENT_OVERHEAD = 4_500
@@ -73,6 +74,8 @@ class _Patient:
     frames: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=FRAMES_KEPT))
     rhythm: RhythmTracker = field(default_factory=RhythmTracker)
     known_to_model: bool = False  # its newest frame declared it (schema 2)
+    watch: SignalWatch = field(default_factory=SignalWatch)
+    lost: tuple[int, int] | None = None  # signal lost: (last sample, its frame's send time)
 
     def sent_for(self, last_sample: int) -> int:
         """Send time of the frame that holds ``last_sample`` (the newest frame's if unknown).
@@ -121,6 +124,9 @@ class SegmenterPool:
         self._building: dict[tuple[int, int], asyncio.Future[None]] = {}
         self.events: dict[str, int] = {}
         self.samples_lost = 0
+        self.rules = WatchRules(settings.alarm_asystole_s, settings.lead_off_s)
+        self.lost_ms = round(settings.signal_lost_s * 1000)
+        self._signal_events: list[SignalEvent] = []
 
     def __len__(self) -> int:
         """Patients held."""
@@ -145,6 +151,11 @@ class SegmenterPool:
     def segmenter(self, patient: str) -> PatientSegmenter | QrsSegmenter:
         """The segmenter held for ``patient``."""
         return self._by_patient[patient].segmenter
+
+    def take_signal_events(self) -> list[SignalEvent]:
+        """The signal events (pause, lead off, signal lost) since the last call, in order."""
+        events, self._signal_events = self._signal_events, []
+        return events
 
     def supported(self, fs: float) -> bool:
         """Whether frames at ``fs`` Hz are segmented (others are refused, ``bad_fs``)."""
@@ -184,9 +195,23 @@ class SegmenterPool:
         """
         state = self._patient(frame.patient)
         state.frames.append((frame.start_sample + len(frame.samples), frame.sent_ms))
-        result = state.segmenter.push(frame.frame_seq, frame.start_sample, frame.fs,
-                                      np.asarray(frame.samples, dtype=np.float64))
+        samples = np.asarray(frame.samples, dtype=np.float64)
+        segmenter = state.segmenter
+        result = segmenter.push(frame.frame_seq, frame.start_sample, frame.fs, samples)
+        if state.lost is not None:
+            (last, sent), state.lost = state.lost, None
+            self._signal(frame.patient, state, "signal_lost", "end", last, frame.start_sample,
+                         float(frame.sent_ms - sent), frame.sent_ms, "frames again")
         state.sent_ms, state.flushed, state.received_ms = frame.sent_ms, False, received_ms
+        if self.supported(frame.fs):
+            marks = [BeatMark(b.onset_sample, b.onset_sample + b.length, b.amplitude)
+                     for b in result.beats]
+            for seen in state.watch.observe(
+                    frame.start_sample, samples, frame.fs, marks,
+                    getattr(segmenter, "last_boundary", None),
+                    getattr(segmenter, "detected_end", None),
+                    getattr(segmenter, "stream_start", None)):
+                self._observed(frame.patient, state, seen)
         state.partition, state.known_to_model = partition, frame.known_to_model
         self._latest_sent[partition] = max(self._latest_sent.get(partition, 0), frame.sent_ms)
         self._last_received = max(self._last_received, received_ms)
@@ -212,6 +237,12 @@ class SegmenterPool:
         stream_quiet = now - self._last_received >= self.idle_ms
         for patient, state in self._by_patient.items():
             newest = self._latest_sent.get(state.partition, state.sent_ms)
+            quiet = max(newest - state.sent_ms, now - state.received_ms)
+            if state.lost is None and quiet >= self.lost_ms and state.frames:
+                last = state.frames[-1][0]
+                state.lost = (last, state.sent_ms)
+                self._signal(patient, state, "signal_lost", "start", last, last, float(quiet),
+                             state.sent_ms, "no frame")
             behind = newest - state.sent_ms >= self.idle_ms
             if state.flushed or not (behind or stream_quiet):
                 continue
@@ -225,7 +256,7 @@ class SegmenterPool:
             segmenter: PatientSegmenter | QrsSegmenter = (
                 QrsSegmenter(self.config) if self.kind == "qrs"
                 else PatientSegmenter(self.config, self.fiducial, self.plans.plan))
-            entry = _Patient(segmenter, count=self._seq_floor)
+            entry = _Patient(segmenter, count=self._seq_floor, watch=SignalWatch(self.rules))
             self._by_patient[patient] = entry
         self._by_patient.move_to_end(patient)
         return entry
@@ -281,6 +312,23 @@ class SegmenterPool:
         for patient in [p for p, s in self._by_patient.items()
                         if s.segmenter.plan is not None and s.segmenter.plan.key in evicted]:
             self._evict(patient, EVICTED, now)
+
+    def _observed(self, patient: str, state: _Patient, seen: Observation) -> None:
+        self._signal(patient, state, seen.kind, seen.phase, seen.since_sample, seen.at_sample,
+                     1000 * seen.duration_s, state.sent_ms, seen.detail)
+
+    def _signal(self, patient: str, state: _Patient, kind: str, phase: str, since: int,
+                at: int, duration_ms: float, sent_ms: int, detail: str) -> None:
+        """Queue one signal event (its publish time and worker are set when published)."""
+        category = "clinical" if kind == "pause" else "technical"
+        self._signal_events.append(SignalEvent.model_validate({
+            "schema": 1, "patient": patient, "kind": kind, "category": category,
+            "phase": phase, "since_sample": since, "at_sample": at,
+            "duration_ms": round(duration_ms, 1), "fs": state.segmenter.fs,
+            "detail": detail, "sent_ms": sent_ms, "published_ms": 0}))
+        self._count(f"{kind}_{phase}")
+        log.info("patient %s: %s %s at sample %d (%.1f s)%s", patient, kind, phase, at,
+                 duration_ms / 1000, f": {detail}" if detail else "")
 
     def _count(self, reason: str) -> None:
         self.events[reason] = self.events.get(reason, 0) + 1

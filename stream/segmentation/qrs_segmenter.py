@@ -71,6 +71,22 @@ class QrsSegmenter(FramedSegmenter):
         self._max_beat = 0
         self._qrs_after = 0
         self._intervals: deque[int] = deque(maxlen=8)
+        self._stream_start: int | None = None
+
+    @property
+    def last_boundary(self) -> int | None:
+        """The newest boundary: the onset of the beat waiting for its end (None: none open)."""
+        return self._open.onset if self._open is not None else None
+
+    @property
+    def detected_end(self) -> int | None:
+        """The stream sample up to which the detector has looked (None: not started)."""
+        return self._detector.end if self._detector is not None else None
+
+    @property
+    def stream_start(self) -> int | None:
+        """Where the current stream began (a gap, a resync or a new rate starts another)."""
+        return self._stream_start
 
     @property
     def nbytes(self) -> int:
@@ -127,6 +143,7 @@ class QrsSegmenter(FramedSegmenter):
 
     def _restart(self, start: int) -> None:
         self._detector = QrsDetector(self.fs or 0.0, start)
+        self._stream_start = start
         self._block, self._block_size = [], 0
         self._buf, self._buf_start = np.empty(0, dtype=np.float64), start
         self._open = None

@@ -71,7 +71,8 @@ def judge_batch(states: dict[str, PatientState], patients: Sequence[str],
         version: the normal's version (a learned normal of another version is relearned).
 
     Returns:
-        The judgements and the patients whose state changed (to be stored).
+        The judgements and the patients whose state changed (to be stored: a learner took a
+        beat, a normal was learned, or a beat judged normal moved the size median).
     """
     out: list[Judgement] = []
     changed: set[str] = set()
@@ -91,6 +92,9 @@ def judge_batch(states: dict[str, PatientState], patients: Sequence[str],
                 continue
             state.normal, state.learner = normal, None
         d, far = state.normal.judge(grids[i : i + 1], sizes[i : i + 1])
+        if not far[0]:
+            state.normal = state.normal.follow_size(float(sizes[i]))
+            changed.add(patient)
         rhythm = bool(premature[i])
         reason: Reason | None = ("both" if far[0] and rhythm else "morphology" if far[0]
                                  else "rhythm" if rhythm else None)

@@ -16,11 +16,16 @@ signal (EC57 allows the first 5), without labels, and then frozen:
   distance of a beat is its mean absolute difference to the template. The logarithms of
   shape distance and size each get the median and robust standard deviation (1.4826 MAD)
   of the kept beats.
-- **Judging.** After learning, a beat is anomalous for morphology when its shape distance or
-  its size is more than :data:`K_MAD` robust standard deviations from the patient's median
-  (:attr:`PatientNormal.judge`; the larger of the two is the beat's ``morphology_distance``).
-  The normal never changes afterwards (missed anomalies cannot drag it); a patient relearns
-  only when told to.
+- **Judging.** After learning, a beat is anomalous for morphology when its shape distance and
+  its size, each in robust standard deviations from the patient's median, are together
+  (their Euclidean norm, the beat's ``morphology_distance``) more than :data:`K_MAD` away
+  (:attr:`PatientNormal.judge`).
+- **Afterwards.** The template and the spreads never change (missed anomalies cannot drag
+  them). Only the size's median follows a slow drift of the QRS amplitude (electrodes,
+  posture: record 100's grows by about 3 robust SDs over 30 minutes): each beat judged
+  normal moves it by :data:`SIZE_STEP` robust SDs towards the beat's size (a sign step, the
+  stochastic approximation of a running median), so a missed anomaly moves it by 0.02 SD and
+  a run of m missed anomalies by at most m / 50 SD. A patient relearns only when told to.
 
 A learned normal is about 0.4 KB (:meth:`PatientNormal.to_bytes`), the learning buffer at
 most 23.3 KB (float16). Both are tied to :data:`NORMAL_VERSION` (the grid and the rule): a
@@ -30,7 +35,7 @@ new version means relearning.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -45,7 +50,9 @@ MIN_BEATS = 16
 """Beats the learning period needs; it goes on until it has them."""
 K_MAD = 6.0
 """Robust standard deviations from the patient's median beyond which a beat is anomalous."""
-NORMAL_VERSION = "grid360x4-zn-median-logdist+qrs-size-k6"
+SIZE_STEP = 0.02
+"""Robust SDs of size by which each beat judged normal moves the size median towards it."""
+NORMAL_VERSION = "grid360x4-zn-median-hypot(logdist,qrs-size)-step0.02-k6"
 """Version of the learned normal (grid, template and threshold rule)."""
 
 _GRID_POINTS = round(GRID_MS / STEP_MS)
@@ -143,14 +150,27 @@ class PatientNormal:
               ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
         """Each beat's distance from the normal, and whether it is beyond :data:`K_MAD`.
 
-        The distance is in robust standard deviations from the patient's median: the larger
-        of the shape's (further from the template) and the size's (either way).
+        The distance is in robust standard deviations from the patient's medians, shape
+        (further from the template than usual; closer counts 0) and size (either way) taken
+        together: ``hypot(shape, size)`` (size 0 where unknown). A beat moderately off in
+        both is as far as one far off in either.
         """
         shape = ((np.log(distance(grids, self.template) + DISTANCE_EPS) - self.shape_median)
                  / self.shape_sd)
         size = np.abs(np.asarray(sizes, dtype=np.float64) - self.size_median) / self.size_sd
-        far = np.fmax(shape, np.where(np.isfinite(size), size, -np.inf))
+        far = np.hypot(np.maximum(shape, 0.0), np.where(np.isfinite(size), size, 0.0))
         return far, far > K_MAD
+
+    def follow_size(self, size: float) -> PatientNormal:
+        """The normal after a beat of log size ``size`` judged normal.
+
+        Its size median moved :data:`SIZE_STEP` robust SDs towards ``size`` (unchanged when
+        either is unknown).
+        """
+        if not (np.isfinite(size) and np.isfinite(self.size_median)) or size == self.size_median:
+            return self
+        step = SIZE_STEP * self.size_sd * (1.0 if size > self.size_median else -1.0)
+        return replace(self, size_median=self.size_median + step)
 
     def to_bytes(self) -> bytes:
         """Compact encoding for the state store (about 0.4 KB)."""

@@ -202,8 +202,22 @@ class DeadLetter(_Wire):
     worker: str = ""
 
 
+AlertKind = Literal["anomaly_run", "asystole", "bradycardia", "tachycardia",
+                    "ventricular_tachycardia", "lead_off", "signal_lost"]
+"""What raised an alert: the m-of-n rule, a monitor alarm (PhysioNet/CinC 2015), a technical one."""
+
+
 class Alert(_Wire):
-    """``ecg.alerts``: m of the last n beats of a patient were anomalous."""
+    """``ecg.alerts``: an alarm of one patient.
+
+    ``anomaly_run`` (m of the last n beats anomalous): ``anomalies`` of ``window`` beats,
+    ``first_seq``/``last_seq`` their seq (beat mode) or onset samples (continuous).
+    A monitor alarm (asystole, bradycardia, tachycardia, ventricular_tachycardia) or a
+    technical one (lead_off, signal_lost): ``anomalies`` and ``window`` count the beats of the
+    run (0 for a pause or a technical alarm), ``first_seq``/``last_seq`` are signal samples
+    (the run's first and last onset; where a pause or technical condition began and where it
+    was decided), ``max_score`` is null.
+    """
 
     patient: str
     anomalies: int
@@ -211,4 +225,35 @@ class Alert(_Wire):
     first_seq: int
     last_seq: int
     raised_ms: int
-    max_score: float
+    max_score: float | None
+    kind: AlertKind = "anomaly_run"
+    category: Literal["clinical", "technical"] = "clinical"
+    heart_rate_bpm: float | None = Field(None, description="monitor alarms: mean rate of the run")
+    detail: str = Field("", max_length=300)
+
+
+EventKind = Literal["pause", "lead_off", "signal_lost"]
+
+
+class SignalEvent(_Wire):
+    """``ecg.events``: what a worker sees in a patient's signal besides beats (continuous mode).
+
+    ``pause`` (clinical): no beat for ``ECG_ALARM_ASYSTOLE_S`` while frames keep arriving;
+    ``lead_off`` (technical): a flat or saturated signal; ``signal_lost`` (technical): no frame
+    of the patient for ``ECG_SIGNAL_LOST_S``. Each has a ``start`` and an ``end`` record.
+    """
+
+    patient: str
+    kind: EventKind
+    category: Literal["clinical", "technical"]
+    phase: Literal["start", "end"]
+    since_sample: int | None = Field(
+        None, description="signal sample where the condition began (pause: the last beat "
+        "boundary; lead_off: the first flat or stuck sample; signal_lost: the last sample)")
+    at_sample: int | None = Field(None, description="signal sample when it was decided")
+    duration_ms: float = Field(description="how long it has lasted (start) or lasted (end)")
+    fs: float | None = None
+    detail: str = Field("", max_length=300)
+    sent_ms: int = Field(description="send time of the patient's newest frame")
+    published_ms: int
+    worker: str = ""

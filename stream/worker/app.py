@@ -138,6 +138,10 @@ def _publisher(app: faust.App, settings: Settings, runtime: _Runtime) -> Any:
             for record in records:
                 value = record.model_dump_json(by_alias=True).encode()
                 futures.append(await send(topic, record.patient.encode(), value, None, None, None))
+        for event in result.signal_events:
+            value = event.model_dump_json(by_alias=True).encode()
+            futures.append(await send(settings.topic_events, event.patient.encode(), value,
+                                      None, None, None))
         for letter in result.dead:
             key = letter.key.encode() if letter.key else None
             value = letter.model_dump_json(by_alias=True).encode()
@@ -195,7 +199,8 @@ def _add_agents(app: faust.App, settings: Settings, runtime: _Runtime) -> None:
             producer = await app.maybe_start_producer()
             client = producer._ensure_producer()  # noqa: SLF001 - aiokafka producer; no accessor
             for topic in (settings.topic_scores, settings.topic_anomalies,
-                          settings.topic_deadletter, settings.topic_stats_journal):
+                          settings.topic_deadletter, settings.topic_stats_journal,
+                          settings.topic_events):
                 await client.partitions_for(topic)
         except Exception as exc:  # noqa: BLE001 - a failed warm-up only costs the first batch
             log.warning("warm-up incomplete (%r); the first batch will pay the rest", exc)

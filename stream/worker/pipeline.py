@@ -17,7 +17,7 @@ from stream.beats import PendingBeat
 from stream.settings import Settings
 from stream.thresholds.policy import RunningStats
 from stream.wire.decode import RawInput, dead_letter, decode_beat, decode_frame
-from stream.wire.schemas import DeadLetter, FrameMessage, ScoreRecord, now_ms
+from stream.wire.schemas import DeadLetter, FrameMessage, ScoreRecord, SignalEvent, now_ms
 from stream.worker.scoring import BatchScorer, Rejected, pending_from_messages
 
 if TYPE_CHECKING:
@@ -45,18 +45,22 @@ class Segmenters(Protocol):
     def flush_idle(self, now: int) -> list[PendingBeat]:
         """Close the last beat of patients without frames for a while."""
 
+    def take_signal_events(self) -> list[SignalEvent]:
+        """Signal events (pause, lead off, signal lost) found since the last call."""
+
 
 @dataclass
 class BatchResult:
     """Outputs of one micro-batch.
 
-    Score records (every beat), dead letters, and the statistics updates Redis did not take
-    (published to the statistics journal).
+    Score records (every beat), dead letters, the statistics updates Redis did not take
+    (published to the statistics journal), and signal events (continuous mode).
     """
 
     scores: list[ScoreRecord] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
     journal: dict[str, RunningStats] = field(default_factory=dict)
+    signal_events: list[SignalEvent] = field(default_factory=list)
 
     @property
     def anomalies(self) -> list[ScoreRecord]:
@@ -136,16 +140,22 @@ class WorkerRuntime:
             pending.extend(dataclasses.replace(beat, source=raw) for beat in beats)
             result.dead.extend(dead_letter(raw, reason, detail, self.worker)
                                for reason, detail in issues)
+        if self.segmenters is not None:
+            result.signal_events = self.segmenters.take_signal_events()
         return await self._finish(records, pending, result, "continuous")
 
     async def flush_idle(self) -> BatchResult:
-        """Continuous mode: close and score the last beat of patients that went quiet."""
+        """Continuous mode: close and score the last beat of patients that went quiet.
+
+        Also publishes the signal events found meanwhile (a signal lost is found here).
+        """
         if self.segmenters is None:
             return BatchResult()
         pending = self.segmenters.flush_idle(now_ms())
-        if not pending:
+        events = self.segmenters.take_signal_events()
+        if not pending and not events:
             return BatchResult()
-        return await self._finish([], pending, BatchResult(), "continuous")
+        return await self._finish([], pending, BatchResult(signal_events=events), "continuous")
 
     def _reject(self, rejected: list[Rejected], result: BatchResult) -> None:
         """Dead letters for beats that cannot be scored.
@@ -163,6 +173,10 @@ class WorkerRuntime:
             scored = await self.scorer.score(pending)
             result.scores, result.journal = scored.records, scored.unmerged
             self._reject(scored.rejected, result)
+            published = now_ms()
+            result.signal_events = [e.model_copy(update={"worker": self.worker,
+                                                         "published_ms": published})
+                                    for e in result.signal_events]
             await self.publish(result)
         self._observe(records, scored.beats, result, mode)
         return result

@@ -21,7 +21,7 @@ def pipeline_settings(infra: Settings, unique: Callable[[str], str]) -> Callable
 
     def make(**overrides: Any) -> Settings:
         names = {f"topic_{t}": unique(t) for t in
-                 ("beats", "signal", "scores", "anomalies", "deadletter", "alerts",
+                 ("beats", "signal", "scores", "anomalies", "deadletter", "alerts", "events",
                   "stats_journal")}
         base = infra.model_dump()
         base.update(names, worker_group=unique("workers"), redis_key_prefix=unique("ecg"))

@@ -66,6 +66,7 @@ def _published(settings: Settings, expected: int) -> list[Alert]:
 def test_alerts_json_publish(infra: Settings, unique: Callable[[str], str]) -> None:
     settings = infra.model_copy(update={
         "topic_anomalies": unique("anomalies"), "topic_alerts": unique("alerts"),
+        "topic_scores": unique("scores"), "topic_events": unique("events"),
         "alert_m": 3, "alert_n": 5, "alert_cooldown_s": 10.0,
     })
     _produce(settings, partitions=2)
@@ -91,6 +92,7 @@ def test_alerts_human_lines_and_max_messages(infra: Settings,
                                              unique: Callable[[str], str]) -> None:
     settings = infra.model_copy(update={
         "topic_anomalies": unique("anomalies"), "topic_alerts": unique("alerts"),
+        "topic_scores": unique("scores"), "topic_events": unique("events"),
         "alert_m": 3, "alert_n": 5, "alert_cooldown_s": 10.0,
     })
     _produce(settings, partitions=1)  # one partition: the first 6 records are fixed
@@ -117,6 +119,7 @@ def test_alerts_metrics_endpoint_matches_the_summary(infra: Settings,
 
     settings = infra.model_copy(update={
         "topic_anomalies": unique("anomalies"), "topic_alerts": unique("alerts"),
+        "topic_scores": unique("scores"), "topic_events": unique("events"),
         "alert_m": 3, "alert_n": 5, "alert_cooldown_s": 10.0,
     })
     _produce(settings, partitions=2)

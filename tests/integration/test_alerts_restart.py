@@ -35,6 +35,8 @@ def _replay(producer: KafkaProducer, topic: str, patients: list[str], start_s: f
 def test_two_replays_with_the_same_patient_ids_35_s_apart_both_alert(
         infra: Settings, unique: Callable[[str], str], caplog: pytest.LogCaptureFixture) -> None:
     settings = infra.model_copy(update={"topic_anomalies": unique("anomalies"),
+                                        "topic_scores": unique("scores"),
+                                        "topic_events": unique("events"),
                                         "alert_m": 3, "alert_n": 5, "alert_cooldown_s": 30.0})
     ensure_topic(settings, settings.topic_anomalies, partitions=2)
     producer = KafkaProducer(**kafka_python_config(settings), acks="all")

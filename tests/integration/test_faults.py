@@ -154,7 +154,8 @@ def own_redis(infra: Settings, tmp_path: Path) -> Iterator[Settings]:
 def own_names(redis: Settings, unique: Callable[[str], str]) -> Settings:
     """This test's topics, group and prefix around its own Redis; every beat enters the stats."""
     names = {f"topic_{t}": unique(t) for t in
-             ("beats", "signal", "scores", "anomalies", "deadletter", "alerts", "stats_journal")}
+             ("beats", "signal", "scores", "anomalies", "deadletter", "alerts", "stats_journal",
+              "events")}
     settings = redis.model_copy(update={**names, "worker_group": unique("workers"),
                                         "redis_key_prefix": unique("ecg"),
                                         "stats_update_on_anomaly": True})

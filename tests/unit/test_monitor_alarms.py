@@ -1,9 +1,10 @@
-"""Monitor alarms (PhysioNet/CinC 2015 definitions) from a patient's score records."""
+"""Monitor alarms (PhysioNet/CinC 2015 definitions) from score records and signal events."""
 
 from __future__ import annotations
 
 from stream.alerts.monitor import MonitorRules, MonitorTracker
-from stream.wire.schemas import ScoreRecord
+from stream.alerts.rule import format_alert
+from stream.wire.schemas import ScoreRecord, SignalEvent
 
 FS = 250.0
 
@@ -38,7 +39,10 @@ def test_bradycardia_after_five_slow_beats_then_quiet_for_the_cooldown() -> None
     more = records([38.0] * 12, start=10_000)
     found = [(i, a) for i, r in enumerate(more) for a in tracker.observe(r)]
     assert [a.kind for _, a in found] == ["bradycardia"]
-    assert found[0][0] == 0 and found[0][1].beats == 5 and found[0][1].heart_rate_bpm == 38.0
+    alarm = found[0][1]
+    assert found[0][0] == 0 and alarm.window == 5 and alarm.heart_rate_bpm == 38.0
+    assert alarm.category == "clinical" and alarm.max_score is None
+    assert "bradycardia: 5 beats at 38 bpm" in format_alert(alarm)
 
 
 def test_tachycardia_needs_seventeen_beats_in_a_row() -> None:
@@ -53,10 +57,49 @@ def test_ventricular_tachycardia_is_five_fast_beats_anomalous_for_morphology() -
     assert alarms(MonitorTracker(), records([90.0] * 8, reason="morphology")) == []
 
 
-def test_asystole_from_the_beat_after_a_pause_and_duplicates_ignored() -> None:
+def test_duplicates_ignored_and_a_beat_without_a_rate_breaks_a_run() -> None:
     tracker = MonitorTracker()
-    recs = records([70.0] * 3 + [14.0])  # 4.3 s before the fourth beat
-    assert alarms(tracker, recs) == ["asystole"]
-    assert alarms(tracker, recs) == [] and tracker.duplicates == 4
-    # A beat without a heart rate (after a gap) breaks a run.
+    recs = records([150.0] * 17)
+    assert alarms(tracker, recs) == ["tachycardia"]
+    assert alarms(tracker, recs) == [] and tracker.counters.duplicates == 17
     assert alarms(MonitorTracker(), records([38.0] * 4 + [None] + [38.0] * 4)) == []
+
+
+def event(kind: str, phase: str, t_ms: int, patient: str = "p", since: int = 1000,
+          at: int = 2250) -> SignalEvent:
+    return SignalEvent.model_validate({
+        "schema": 1, "patient": patient, "kind": kind,
+        "category": "clinical" if kind == "pause" else "technical", "phase": phase,
+        "since_sample": since, "at_sample": at, "duration_ms": 5000.0, "fs": FS,
+        "sent_ms": t_ms, "published_ms": t_ms})
+
+
+def test_a_pause_event_is_an_asystole_alarm_once_per_pause() -> None:
+    tracker = MonitorTracker(MonitorRules(cooldown_s=30.0))
+    [alarm] = tracker.observe_event(event("pause", "start", 10_000))
+    assert (alarm.kind, alarm.category, alarm.first_seq, alarm.last_seq) == (
+        "asystole", "clinical", 1000, 2250)
+    assert "pause for 5.0 s" in alarm.detail
+    assert format_alert(alarm).endswith("ALARM patient p: asystole: pause for 5.0 s "
+                                        "(samples 1000-2250)")
+    # The same start again (a new owner re-reading the frames) raises nothing.
+    assert tracker.observe_event(event("pause", "start", 10_500)) == []
+    assert tracker.counters.repeated_events == 1
+    assert tracker.observe_event(event("pause", "end", 12_000)) == []
+    # Another pause within the cool-down is suppressed; after it, alarmed again.
+    assert tracker.observe_event(event("pause", "start", 20_000)) == []
+    tracker.observe_event(event("pause", "end", 21_000))
+    assert [a.kind for a in tracker.observe_event(event("pause", "start", 41_000))] == [
+        "asystole"]
+
+
+def test_lead_off_and_signal_lost_are_technical_and_break_the_runs() -> None:
+    tracker = MonitorTracker()
+    assert alarms(tracker, records([150.0] * 10)) == []
+    [off] = tracker.observe_event(event("lead_off", "start", 9_000))
+    assert (off.kind, off.category) == ("lead_off", "technical")
+    assert format_alert(off).split(" ", 1)[1].startswith("TECHNICAL patient p: lead off")
+    # The run before the lead went off does not count on: 7 more fast beats raise nothing.
+    assert alarms(tracker, records([150.0] * 7, start=50_000)) == []
+    [lost] = tracker.observe_event(event("signal_lost", "start", 60_000))
+    assert (lost.kind, lost.category) == ("signal_lost", "technical")

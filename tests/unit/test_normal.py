@@ -11,6 +11,7 @@ from stream.thresholds.normal import (
     KEEP,
     MIN_BEATS,
     NORMAL_VERSION,
+    SIZE_STEP,
     Learner,
     PatientNormal,
     log_size,
@@ -107,3 +108,32 @@ def test_learning_period_then_judged_on_the_patients_normal() -> None:
     relearn, changed = judge_batch(states, ["p"], [500.0], wide, sizes[:1], [False], 120.0,
                                    "other")
     assert relearn[0].learning and changed == {"p"}
+
+
+def test_shape_and_size_count_together_and_the_size_follows_a_slow_drift() -> None:
+    rng = np.random.default_rng(2)
+    grids = time_grid(np.stack([beat(300, rng=rng) for _ in range(100)]), [300] * 100, FS)
+    sizes = rng.normal(0.4, 0.04, 100)
+    learned = PatientNormal.learn(grids, sizes, NORMAL_VERSION)
+    template = learned.template[None, :]
+    # 4.5 robust SDs off in size alone is within K_MAD; with the shape 4.5 off too it is not.
+    size = learned.size_median - 4.5 * learned.size_sd
+    assert not learned.judge(template, np.array([size]))[1][0]
+    far_shape = None
+    for scale in np.linspace(0.0, 3.0, 301):  # a shape 4.5 robust SDs from the median
+        candidate = learned.template + scale * rng.normal(0.0, 0.05, learned.template.size)
+        d, _ = learned.judge(candidate[None, :], np.array([learned.size_median]))
+        if d[0] >= 4.5:
+            far_shape = candidate
+            break
+    assert far_shape is not None
+    distance, far = learned.judge(far_shape[None, :], np.array([size]))
+    assert far[0] and distance[0] == pytest.approx(np.hypot(4.5, 4.5), abs=0.3)
+    # The size median follows beats judged normal by SIZE_STEP robust SDs each.
+    moved = learned
+    for _ in range(100):
+        moved = moved.follow_size(learned.size_median + 3 * learned.size_sd)
+    assert moved.size_median == pytest.approx(
+        learned.size_median + 100 * SIZE_STEP * learned.size_sd, rel=1e-6)
+    assert moved.template is learned.template and moved.size_sd == learned.size_sd
+    assert learned.follow_size(float("nan")) is learned
