@@ -40,6 +40,7 @@ class RecordReplayOptions:
     resample: float | None = None
     units: str | None = None
     invert: bool = False
+    known_to_model: bool = False
 
 
 @dataclass
@@ -110,7 +111,8 @@ class RecordReplayer:
             self._offsets.append(round(share * offset_s * record.fs) % record.samples.size)
             self._senders.append(SignalSender(producer, topic, patient_id(index), record.fs,
                                               max(1, round(opts.frame_s * record.fs)),
-                                              opts.encoding))
+                                              opts.encoding,
+                                              known_to_model=opts.known_to_model))
 
     def run(self) -> RecordReplayReport:
         """Send one pass of every patient's recording (or laps until ``duration``)."""

@@ -9,7 +9,8 @@ replaced by another lead's, a known change of shape) goes through the worker's Q
   own robust baseline (median + K robust standard deviations of the learning beats' scores,
   the same K as the kept approach);
 - ``patient_normal`` (kept; :mod:`stream.thresholds.normal`): the beat's shape on a time grid
-  and its QRS size against the patient's template and their robust spread.
+  and its QRS size against the patient's template and their robust spread, judged in time
+  order with the size median following the beats judged normal, as the worker does.
 
 Reports, per approach and learning length, the reference beats (annotations within 150 ms)
 flagged by class and the swapped beats flagged. Prints JSON. Example::
@@ -103,8 +104,16 @@ def run(record: str, lead: str, swap_lead: str | None, swap_count: int,
         for i in np.flatnonzero(learn):
             learner.add(grids[i], float(sizes[i]))
         normal = learner.normal(NORMAL_VERSION)
-        normal_flags = (normal.judge(grids, sizes)[1] if normal is not None
-                        else np.zeros(len(beats), dtype=bool))
+        normal_flags = np.zeros(len(beats), dtype=bool)
+        following = normal
+        # As the worker judges (stream.thresholds.adaptation.judge_batch): in time order,
+        # the size median following each beat judged normal.
+        for i in np.flatnonzero(~learn):
+            if following is None:
+                break
+            normal_flags[i] = following.judge(grids[i : i + 1], sizes[i : i + 1])[1][0]
+            if not normal_flags[i]:
+                following = following.follow_size(float(sizes[i]))
         rows.append({"learning_s": learning, "learning_beats": int(learn.sum()),
                      "model_score_baseline": {"threshold": round(median + K_MAD * sd, 3),
                                               **_tally(model_flags, labels, swapped, judged)},

@@ -68,7 +68,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         duration = args.minutes * 60
     opts = RecordReplayOptions(patients=args.patients, speed=args.speed,
                                frame_s=args.frame_seconds, loop=args.loop, duration=duration,
-                               resample=args.resample, units=args.units, invert=args.invert)
+                               resample=args.resample, units=args.units, invert=args.invert,
+                               known_to_model=args.known_to_model)
     sent: dict[str, Any] = {}
     record, swapped = args.record, []
     if args.swap_lead:
@@ -185,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resample", type=float, default=None, help="variant: resample to HZ")
     parser.add_argument("--units", default=None, help="variant: mV, uV, V or adc")
     parser.add_argument("--invert", action="store_true", help="variant: inverted")
+    parser.add_argument("--known-to-model", action="store_true",
+                        help="frames declare the patients known: no adaptation (its cost)")
     parser.add_argument("--swap-lead", default=None,
                         help="variant: normal beats after minute 5 replaced by this lead's")
     parser.add_argument("--swap-beats", type=int, default=30)
