@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from stream.cli.base import emit, json_option
+from stream.cli.settings_help import settings_epilog
 from stream.runs.demo import run_demo
 from stream.settings import Settings
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from producers.replay import Mode
 
 
-@click.command("demo")
+@click.command("demo", epilog=settings_epilog("demo"))
 @click.option("--mode", type=click.Choice(["beat", "continuous"]), default="beat",
               show_default=True)
 @click.option("--rate", type=float, default=1000.0, show_default=True,
