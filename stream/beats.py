@@ -22,7 +22,9 @@ class PendingBeat:
             the frame that completed it), for a dead letter if the beat cannot be scored.
         fiducial_sample: continuous mode, QRS segmenter: the detected R peak.
         sent_ms: beat mode: the beat's send time; continuous mode: the send time of the
-            frame that holds the beat's last sample (latency is measured from it).
+            frame that holds the beat's last sample (the beat latency is measured from it).
+        cut_sent_ms: continuous mode: the send time of the frame whose arrival completed the
+            beat (the patient's newest frame when it was cut; the frame latency).
         fs: continuous mode: the signal's sampling rate (0 in beat mode).
         rr_before, rr_after: continuous mode: the RR intervals before and after the beat,
             samples (:mod:`stream.segmentation.rhythm`; None when unknown).
@@ -48,6 +50,7 @@ class PendingBeat:
     premature: bool | None = None
     amplitude: float | None = None
     known_to_model: bool = True
+    cut_sent_ms: int | None = None
 
     def rhythm_fields(self) -> dict[str, float | bool | None]:
         """The score record's rhythm fields (all None in beat mode)."""

@@ -216,6 +216,12 @@ class Settings(BaseSettings):
             raise ValueError(msg)
         return value
 
+    @field_validator("data_dir", "checkpoint", "checkpoint_sha256", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # docker-compose passes "${ECG_COMPOSE_CHECKPOINT:-}" as an empty string: the default.
+        return None if value == "" else value
+
     @field_validator("web_token", mode="before")
     @classmethod
     def _token_length(cls, value: Any) -> Any:

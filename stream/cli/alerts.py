@@ -24,12 +24,13 @@ from stream.alerts.consumer import (
 from stream.alerts.metrics import RunCounts, serve_alert_metrics
 from stream.alerts.rule import format_alert
 from stream.cli.base import json_option
-from stream.clients.probes import require_kafka
+from stream.cli.settings_help import settings_epilog
+from stream.clients.probes import require_free_port, require_kafka
 from stream.settings import Settings
 from stream.wire.schemas import Alert
 
 
-@click.command("alerts")
+@click.command("alerts", epilog=settings_epilog("alerts"))
 @json_option("Print alerts as JSON lines.")
 @click.option("--publish/--no-publish", default=False, show_default=True,
               help="Also send each alert (JSON, key = patient) to the alerts topic.")
@@ -75,6 +76,8 @@ def alerts(settings: Settings, as_json: bool, publish: bool, monitor: bool,
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     require_kafka(settings)
+    if metrics_port:
+        require_free_port(settings.bind_host, metrics_port, "--metrics-port")
     run = RunCounts()
     server = (serve_alert_metrics(rules.tracker.counters, run, metrics_port, settings.bind_host,
                                   rules.monitor.counters if rules.monitor else None)

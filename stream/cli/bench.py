@@ -8,11 +8,12 @@ from pathlib import Path
 import click
 
 from stream.cli.base import emit, json_option
+from stream.cli.settings_help import settings_epilog
 from stream.runs.bench import run_bench
 from stream.settings import Settings
 
 
-@click.command("bench")
+@click.command("bench", epilog=settings_epilog("bench"))
 @click.option("--workers", default="1,2", show_default=True,
               help="Worker counts to measure, comma-separated.")
 @click.option("--rate", type=float, default=0.0, show_default=True,

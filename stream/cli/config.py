@@ -10,6 +10,7 @@ import click
 from pydantic import SecretStr
 
 from stream.cli.base import emit, json_option
+from stream.cli.settings_help import settings_epilog
 from stream.redact import MASK, redact_urls
 from stream.settings import Settings
 
@@ -65,7 +66,7 @@ def effective(settings: Settings) -> dict[str, str]:
     return {f"ECG_{name.upper()}": _show(getattr(settings, name)) for name in Settings.model_fields}
 
 
-@click.command("config")
+@click.command("config", epilog=settings_epilog("config"))
 @click.option("--reference", is_flag=True,
               help="Print the configuration reference (Markdown: variable, default, meaning).")
 @json_option("Machine-readable output.")

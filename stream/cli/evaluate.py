@@ -7,12 +7,13 @@ from pathlib import Path
 import click
 
 from stream.cli.base import emit, json_option
+from stream.cli.settings_help import settings_epilog
 from stream.clients.probes import require_kafka
 from stream.runs.outputs import evaluate_manifest
 from stream.settings import Settings
 
 
-@click.command("evaluate-stream")
+@click.command("evaluate-stream", epilog=settings_epilog("evaluate-stream"))
 @click.option("--manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=Path("artifacts/replay-manifest.jsonl"), show_default=True)
 @click.option("--idle-timeout", type=float, default=10.0, show_default=True,
@@ -36,7 +37,7 @@ def evaluate_stream(settings: Settings, manifest: Path, idle_timeout: float,
     emit(evaluate_manifest(settings, manifest, idle_timeout, tolerance=tolerance), as_json)
 
 
-@click.command("evaluate-record")
+@click.command("evaluate-record", epilog=settings_epilog("evaluate-record"))
 @click.argument("record", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--lead", default=None, help="The lead, by name (MLII) or 0-based index.")
 @click.option("--resample", type=click.FloatRange(100, 1000), default=None,

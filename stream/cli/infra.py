@@ -7,6 +7,7 @@ import json
 import click
 
 from stream.cli.base import json_option
+from stream.cli.settings_help import settings_epilog
 from stream.infra import services
 from stream.infra.state import ServiceState
 from stream.runs.lifecycle import Lifecycle
@@ -24,7 +25,7 @@ def _show(states: list[ServiceState], as_json: bool) -> None:
         click.echo(f"{s.name:<6} {s.state:<11} {s.address}  ({managed}{extra}) {s.detail}")
 
 
-@click.group()
+@click.group(epilog=settings_epilog("infra"))
 def infra() -> None:
     """Local Kafka (KRaft, resolved from Maven Central) and Redis, without Docker.
 
@@ -37,7 +38,7 @@ def infra() -> None:
     """
 
 
-@infra.command()
+@infra.command(epilog=settings_epilog("infra"))
 @json_option("Machine-readable output.")
 @click.pass_obj
 def up(settings: Settings, as_json: bool) -> None:
@@ -48,7 +49,7 @@ def up(settings: Settings, as_json: bool) -> None:
     _show(states, as_json)
 
 
-@infra.command()
+@infra.command(epilog=settings_epilog("infra"))
 @json_option("Machine-readable output.")
 @click.pass_obj
 def down(settings: Settings, as_json: bool) -> None:
@@ -56,7 +57,7 @@ def down(settings: Settings, as_json: bool) -> None:
     _show(services.down(settings), as_json)
 
 
-@infra.command()
+@infra.command(epilog=settings_epilog("infra"))
 @json_option("Machine-readable output.")
 @click.pass_obj
 def status(settings: Settings, as_json: bool) -> None:

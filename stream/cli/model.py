@@ -15,6 +15,7 @@ from models.calibrate import QuantileRule
 from models.runtimes import RUNTIMES, RuntimeName
 from models.train_config import TrainConfig
 from stream.cli.base import emit, json_option
+from stream.cli.settings_help import settings_epilog
 from stream.settings import Settings
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ def _emit(data: dict[str, Any], as_json: bool) -> None:
     emit(data, as_json)
 
 
-@click.group()
+@click.group(epilog=settings_epilog("model"))
 def model() -> None:
     """Train, evaluate and benchmark the LSTM autoencoder.
 
@@ -70,7 +71,7 @@ def model() -> None:
     """
 
 
-@model.command()
+@model.command(epilog=settings_epilog("model"))
 @click.option("--protocol", type=PROTOCOL, default="seed", show_default=True)
 @click.option("--seed", type=int, default=TRAIN.seed, show_default=True, help="Training seed.")
 @click.option("--hidden", default=",".join(map(str, TRAIN.hidden)), show_default=True,
@@ -139,7 +140,7 @@ def _summary(out: Path, written: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
-@model.command()
+@model.command(epilog=settings_epilog("model"))
 @click.option("--checkpoint", "checkpoint_dir", required=True,
               type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--quantile", type=float, default=QUANTILE, show_default=True,
@@ -171,7 +172,7 @@ def calibrate(settings: Settings, checkpoint_dir: Path, quantile: float,
     _emit(_summary(target, written), as_json)
 
 
-@model.command()
+@model.command(epilog=settings_epilog("model"))
 @click.option("--checkpoint", "checkpoint_dir", required=True,
               type=click.Path(file_okay=False, exists=True, path_type=Path))
 @json_option("Machine-readable output.")
@@ -192,7 +193,7 @@ def seal(checkpoint_dir: Path, as_json: bool) -> None:
           as_json)
 
 
-@model.command()
+@model.command(epilog=settings_epilog("model"))
 @click.option("--protocol", type=PROTOCOL, default="seed", show_default=True)
 @click.option("--checkpoint", "checkpoint_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Checkpoint directory (default: the shipped one for the protocol).")
@@ -218,7 +219,7 @@ def evaluate(settings: Settings, protocol: Protocol, checkpoint_dir: Path | None
     _emit(report, as_json)
 
 
-@model.command()
+@model.command(epilog=settings_epilog("model"))
 @click.option("--batches", default="1,2,4,8,16,32,64,128,256,512", show_default=True,
               callback=_batches)
 @click.option("--threads", type=click.IntRange(1), default=1, show_default=True,

@@ -6,11 +6,12 @@ import asyncio
 
 import click
 
+from stream.cli.settings_help import settings_epilog
 from stream.redact import redact_urls
 from stream.settings import Settings
 
 
-@click.command("relearn")
+@click.command("relearn", epilog=settings_epilog("relearn"))
 @click.argument("patients", nargs=-1, required=True)
 @click.pass_obj
 def relearn(settings: Settings, patients: tuple[str, ...]) -> None:

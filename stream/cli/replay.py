@@ -14,6 +14,7 @@ from producers.records import RecordError
 from producers.replay import ReplayOptions
 from producers.runner import record_replay, run_replay, stdin_replay
 from stream.cli.base import emit, json_option
+from stream.cli.settings_help import settings_epilog
 from stream.clients.probes import require_kafka
 from stream.settings import Settings
 
@@ -39,7 +40,7 @@ def _hrv(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tup
     return low, high
 
 
-@click.command("replay")
+@click.command("replay", epilog=settings_epilog("replay"))
 @click.option("--mode", type=click.Choice(["beat", "continuous"]), default=DEFAULTS.mode,
               show_default=True, help="One beat per message, or continuous frames per patient.")
 @click.option("--split", type=click.Choice(["seed-test", "ucr-test", "all"]), default="seed-test",

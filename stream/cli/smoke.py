@@ -5,11 +5,12 @@ from __future__ import annotations
 import click
 
 from stream.cli.base import emit, json_option
+from stream.cli.settings_help import settings_epilog
 from stream.runs.smoke import run_smoke
 from stream.settings import Settings
 
 
-@click.command("smoke")
+@click.command("smoke", epilog=settings_epilog("smoke"))
 @click.option("--messages", default=1000, show_default=True, help="Messages to round-trip.")
 @click.option("--keep/--stop", default=False, help="Leave started services running.")
 @json_option("Machine-readable output.")

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
+from stream.cli.settings_help import settings_epilog
 from stream.settings import Settings
 
 
-@click.command("worker")
+@click.command("worker", epilog=settings_epilog("worker"))
 @click.option("--loglevel", default="warning", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
 @click.pass_obj
@@ -30,12 +32,24 @@ def worker(settings: Settings, loglevel: str) -> None:
 
     from stream.worker.compose import build_app  # local: faust and torch, keeps --help fast
 
-    app = build_app(settings)
-    runner = faust.Worker(app, loglevel=loglevel, quiet=True)
+    app, ready = build_app(settings)
+    runner = _ready_worker(faust.Worker, ready)(app, loglevel=loglevel, quiet=True)
     # Faust's progress spinner lowers the root logger to DEBUG, which makes every debug call
     # on the hot path build a log record (measured: ~5 % of the worker's CPU). No spinner.
     runner.spinner = None
     _run_in_datadir(runner, Path(app.conf.datadir))
+
+
+def _ready_worker(base: type[Any], line: str) -> type[Any]:
+    """``faust.Worker`` that prints ``line`` on stdout once the app has started."""
+
+    class ReadyWorker(base):
+        async def on_startup_finished(self) -> None:
+            await super().on_startup_finished()
+            # sys.__stdout__: Faust redirects sys.stdout into its log while it runs.
+            click.echo(line, file=sys.__stdout__)
+
+    return ReadyWorker
 
 
 def _run_in_datadir(runner: Any, datadir: Path) -> None:

@@ -5,18 +5,37 @@ from __future__ import annotations
 import ssl
 from typing import Any
 
+from stream.errors import ConfigError
 from stream.settings import Settings
 
 
 def ssl_context(settings: Settings) -> ssl.SSLContext | None:
-    """An SSL context for SSL/SASL_SSL, built from the configured CA and client cert files."""
+    """An SSL context for SSL/SASL_SSL, built from the configured CA and client cert files.
+
+    Raises:
+        ConfigError: a configured file is missing, unreadable or not PEM (the message names
+            the setting and the file).
+    """
     if "SSL" not in settings.kafka_security_protocol:
         return None
-    cafile = str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
-    context = ssl.create_default_context(cafile=cafile)
-    if settings.kafka_ssl_certfile:
-        keyfile = str(settings.kafka_ssl_keyfile) if settings.kafka_ssl_keyfile else None
-        context.load_cert_chain(str(settings.kafka_ssl_certfile), keyfile)
+    files = {"ECG_KAFKA_SSL_CAFILE": settings.kafka_ssl_cafile,
+             "ECG_KAFKA_SSL_CERTFILE": settings.kafka_ssl_certfile,
+             "ECG_KAFKA_SSL_KEYFILE": settings.kafka_ssl_keyfile}
+    for name, path in files.items():
+        if path is not None and not path.is_file():
+            msg = f"{name}={path}: no such file (a PEM file; unset it to use the system CAs)"
+            raise ConfigError(msg)
+    step = "ECG_KAFKA_SSL_CAFILE"
+    try:
+        cafile = str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+        context = ssl.create_default_context(cafile=cafile)
+        if settings.kafka_ssl_certfile:
+            step = "ECG_KAFKA_SSL_CERTFILE / ECG_KAFKA_SSL_KEYFILE"
+            keyfile = str(settings.kafka_ssl_keyfile) if settings.kafka_ssl_keyfile else None
+            context.load_cert_chain(str(settings.kafka_ssl_certfile), keyfile)
+    except (ssl.SSLError, OSError) as exc:
+        msg = f"{step}: could not load ({exc}); give PEM files the process can read"
+        raise ConfigError(msg) from exc
     return context
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import socket
 import time
@@ -9,7 +10,7 @@ import uuid
 
 from stream.clients.credentials import require_kafka_login
 from stream.clients.kafka import kafka_python_config
-from stream.errors import KAFKA_HINT, InfraError
+from stream.errors import KAFKA_HINT, ConfigError, InfraError
 from stream.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,28 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
             return True
     except OSError:
         return False
+
+
+def require_free_port(host: str, port: int, setting: str) -> None:
+    """Fail with one line naming ``setting`` when ``host:port`` cannot be listened on.
+
+    A server started on a taken port fails deep in its library with a long traceback; this
+    check, just before, says which setting to change. (The port may still be taken between
+    this check and the server's bind; the server's own error then stands.)
+
+    Raises:
+        ConfigError: the address is in use, not this machine's, or not allowed.
+    """
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp does
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            why = "is in use (another worker or server?)" if exc.errno == errno.EADDRINUSE \
+                else f"cannot be listened on ({exc.strerror})"
+            msg = (f"{host}:{port} {why}: set {setting} to a free port, or ECG_BIND_HOST to an "
+                   "address of this machine")
+            raise ConfigError(msg) from exc
 
 
 def require_kafka(settings: Settings, timeout: float = 2.0) -> None:

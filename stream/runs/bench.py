@@ -114,7 +114,8 @@ def run_once(settings: Settings, workdir: Path, workers: int, rate: float, durat
         "duplicates": report["duplicates"], "dead_lettered": report["dead_lettered"],
         "throughput_beats_per_s": round(sustained_throughput(
             [s for s in scores if s.sent_ms >= header["started_ms"] - 1000]), 1),
-        "latency_ms": report["latency_ms"],
+        "latency_ms": report["latency_ms"], "beat_latency_ms": report["beat_latency_ms"],
+        "frame_latency_ms": report["frame_latency_ms"],
         "latency_steady_ms": latency_ms([s for s in scores
                                          if s.sent_ms >= header["started_ms"] + STEADY_AFTER_MS]),
         "latency_legs_ms": latency_breakdown(scores),
@@ -190,7 +191,9 @@ def run_bench(settings: Settings, workers: list[int], rate: float, duration: flo
     base = results[-1] if baseline else None
     report = {
         "throughput_beats_per_s": main["throughput_beats_per_s"],
-        "latency_ms": main["latency_ms"], "latency_steady_ms": main["latency_steady_ms"],
+        "latency_ms": main["latency_ms"], "beat_latency_ms": main["beat_latency_ms"],
+        "frame_latency_ms": main["frame_latency_ms"],
+        "latency_steady_ms": main["latency_steady_ms"],
         "lost": sum(r["lost"] for r in results),
         "dead_lettered": sum(r["dead_lettered"] for r in results),
         "peak_rss_mb": max(r["peak_rss_mb"] for r in results[: len(workers)]),

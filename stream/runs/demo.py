@@ -129,6 +129,9 @@ def run_demo(settings: Settings, workdir: Path, mode: Mode, rate: float, patient
     report = evaluate_run(records, scores, len(dead))
     if mode == "beat":
         report.update(offline_agreement(settings, records, scores))
+    else:
+        report["threshold_mode"] = settings.threshold_mode
+        report["judged_by"] = dict(sorted(Counter(s.judged_by for s in scores).items()))
     report["anomalies"] = sum(s.anomalous for s in scores)
     report["alerts"] = count_alerts(settings, scores)
     report.update(worker_ready_s=round(ready_s, 2), worker_exit_code=code,

@@ -13,7 +13,7 @@ from typing import Any
 
 from producers.manifest import AnnotationRecord, ExtentRecord
 from stream.runs.ec57 import BEAT_SYMBOLS, Detection, Reference, ec57_report
-from stream.runs.evaluation import latency_ms
+from stream.runs.evaluation import frame_latency_ms, latency_ms
 from stream.wire.identity import beat_clusters
 from stream.wire.schemas import ScoreRecord
 
@@ -46,4 +46,5 @@ def evaluate_record_run(annotations: Iterable[AnnotationRecord],
         "anomalies": sum(1 for s in firsts if s.anomalous),
         "ec57": ec57,
         "latency_ms": latency_ms(firsts),
+        "frame_latency_ms": frame_latency_ms(firsts),
     }

@@ -346,7 +346,8 @@ class SegmenterPool:
                                      fiducial_sample=beat.fiducial_sample, fs=fs,
                                      rr_before=rhythm.rr_before, rr_after=rhythm.rr_after,
                                      premature=rhythm.premature, amplitude=beat.amplitude,
-                                     known_to_model=state.known_to_model))
+                                     known_to_model=state.known_to_model,
+                                     cut_sent_ms=state.sent_ms))
             state.count += 1
         return beats
 

@@ -179,6 +179,9 @@ class ScoreRecord(_Wire):
     degraded: bool = Field(False, description="Redis unavailable: static threshold used")
     sent_ms: int = Field(description="send time of the beat (beat mode) or of the frame "
                                      "holding its last sample (continuous mode)")
+    frame_sent_ms: int | None = Field(
+        None, description="continuous mode: send time of the frame whose arrival completed "
+                          "the beat (frame latency: published_ms minus it)")
     received_ms: int
     published_ms: int
     worker: str = ""

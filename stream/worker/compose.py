@@ -7,7 +7,7 @@ from typing import Any
 
 from models.detector import load_detector
 from stream.alerts.rule import AlertTracker
-from stream.clients.probes import require_kafka
+from stream.clients.probes import require_free_port, require_kafka
 from stream.clients.topics import ensure_topics
 from stream.observe.dashboard import Snapshots
 from stream.observe.livefeed import LiveFeed
@@ -21,17 +21,25 @@ from stream.thresholds.redis_store import RedisStatsStore, redis_client
 from stream.worker.adapting import AdaptationGate
 from stream.worker.app import create_app, worker_id
 from stream.worker.pipeline import WorkerRuntime
+from stream.worker.ready import ready_line
 from stream.worker.scoring import BatchScorer, ThresholdGate
 
 log = logging.getLogger(__name__)
 
 
-def build_app(settings: Settings) -> Any:
-    """The Faust app with everything a worker needs (model loaded, Redis store attached)."""
+def build_app(settings: Settings) -> tuple[Any, str]:
+    """The Faust app with everything a worker needs, and the line to print once it is ready.
+
+    Raises:
+        ConfigError: the web port (``ECG_WORKER_WEB_PORT``) cannot be listened on, or a TLS
+            file is missing or unreadable.
+    """
     # The checkpoint first: a bad or tampered one is refused before anything else is touched.
     detector = load_detector(settings.checkpoint, runtime=settings.model_runtime,
                              num_threads=settings.torch_threads,
                              expected_sha256=settings.checkpoint_sha256)
+    if settings.worker_web_port is not None:
+        require_free_port(settings.bind_host, settings.worker_web_port, "ECG_WORKER_WEB_PORT")
     require_kafka(settings)
     ensure_topics(settings)
     detector.warm_up(settings.batch_size)
@@ -57,6 +65,7 @@ def build_app(settings: Settings) -> Any:
                               {"worker": wid, "model_version": detector.version,
                                "threshold": detector.threshold})
     feed = dashboard.feed if dashboard is not None else None
-    return create_app(settings, lambda publish: WorkerRuntime(settings, scorer, publish,
-                                                              segmenters, wid, metrics, feed),
-                      metrics, dashboard)
+    app = create_app(settings, lambda publish: WorkerRuntime(settings, scorer, publish,
+                                                             segmenters, wid, metrics, feed),
+                     metrics, dashboard)
+    return app, ready_line(settings, wid, detector.version)

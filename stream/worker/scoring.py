@@ -248,7 +248,8 @@ class BatchScorer:
                         **_verdict(bool(d), v), model_version=self.model_version,
                         resampled_from=b.resampled_from, **b.rhythm_fields(),
                         degraded=decision.degraded or (adapt_degraded and adapts(b)),
-                        sent_ms=b.sent_ms, received_ms=b.received_ms, published_ms=published,
+                        sent_ms=b.sent_ms, frame_sent_ms=b.cut_sent_ms,
+                        received_ms=b.received_ms, published_ms=published,
                         worker=self.worker)
             for b, s, t, src, d, v in zip(scored, scores, decision.thresholds, decision.sources,
                                           decision.decisions, verdicts, strict=True)]

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import threading
+import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -65,6 +66,13 @@ def test_dashboard_shows_and_updates_live_data(pipeline_settings: Callable[..., 
     port = free_port()
     settings = pipeline_settings(worker_web_port=port)
     workers(settings, 1)
+    # The worker's ready line (stdout, in its log) gives the address served.
+    deadline, ready = time.monotonic() + 20, []
+    while not ready and time.monotonic() < deadline:
+        ready = [line for line in (tmp_path / "worker-0.log").read_text().splitlines()
+                 if " ready: group " in line]
+        time.sleep(0.2)
+    assert len(ready) == 1 and f"http://127.0.0.1:{port}/dashboard/" in ready[0], ready
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)

@@ -9,6 +9,7 @@ import pytest
 import redis
 
 from stream.runs.demo import run_demo
+from stream.runs.verdict import assess, summary_lines
 from stream.settings import Settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("require_data")]
@@ -33,6 +34,16 @@ def test_demo_accounts_for_every_beat_and_matches_offline(
     assert report["threshold_sources"] == {"static": 2226}
     assert report["f1"] == report["offline_f1"] > 0.9
     assert set(report["latency_ms"]) == {"p50", "p95", "p99"}
+    assert report["beat_latency_ms"] == report["latency_ms"] == report["frame_latency_ms"]
+    # What the summary says of it: every beat scored, and plainly that the static threshold
+    # judged every beat although the mode is adaptive.
+    assessed = assess(report)
+    assert assessed["exit_code"] == 0 and assessed["verdict"].startswith("OK: every one")
+    assert assessed["kept_up"] is None  # rate 0: nothing was offered to keep up with
+    assert assessed["thresholds_in_force"] == "static"
+    assert any("ECG_WARMUP_BEATS" in note for note in assessed["notes"])
+    text = "\n".join(summary_lines(assessed))
+    assert "2,226 sent, 2,226 scored" in text and "{" not in text
     client = redis.Redis.from_url(settings.redis_url)
     try:
         assert not list(client.scan_iter(match=f"{settings.redis_key_prefix}:demo:*"))

@@ -250,3 +250,24 @@ def test_a_beat_carries_the_send_time_of_the_frame_holding_its_last_sample() -> 
         last = beat.onset_sample + beat.resampled_from - 1
         holding = next(i for i, end in enumerate(ends) if end > last)
         assert beat.sent_ms == 1_000 + holding and beat.fiducial_sample is not None
+
+
+def test_a_beat_carries_the_send_times_of_its_last_sample_and_of_the_frame_that_cut_it() -> None:
+    fs, size = 360.0, 90  # frames of 0.25 s, sent 250 ms apart
+    signal = synthesize(rr_series([72.0], beats_each=30), fs).signal
+    messages = [FrameMessage(schema=1, patient="p", frame_seq=seq, start_sample=start, fs=fs,
+                             samples=chunk.tolist(), sent_ms=250 * seq)
+                for seq, start, chunk in frames(signal, size)]
+    pool, beats = SegmenterPool(Settings()), []
+    for message in messages:
+        cut = pool.push(message, 0)[0]
+        assert all(b.cut_sent_ms == message.sent_ms for b in cut)  # the frame just pushed
+        beats += cut
+    assert len(beats) >= 25
+    for beat in beats:
+        last = beat.onset_sample + (beat.resampled_from or 140) - 1
+        assert beat.sent_ms == 250 * (last // size)  # the frame holding the last sample
+        # The QRS detector sees the next beat's QRS some frames later: the frame latency
+        # is shorter than the beat latency by that wait.
+        assert beat.cut_sent_ms is not None and beat.cut_sent_ms >= beat.sent_ms
+    assert max(b.cut_sent_ms - b.sent_ms for b in beats) > 0
