@@ -30,7 +30,7 @@ def test_kafka_is_official_image_in_kraft_mode(compose: dict[str, Any]) -> None:
     assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
     assert "CONTROLLER" in env["KAFKA_CONTROLLER_LISTENER_NAMES"]
     assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == 1
-    assert "9092:9092" in kafka["ports"]
+    assert "127.0.0.1:9092:9092" in kafka["ports"]
 
 
 def test_redis_persists(compose: dict[str, Any]) -> None:
@@ -53,7 +53,7 @@ def test_worker_waits_for_healthy_infrastructure(compose: dict[str, Any]) -> Non
     assert env["ECG_KAFKA_BOOTSTRAP"] == "kafka:29092"
 
 
-@pytest.mark.parametrize("service", ["worker", "replay"])
+@pytest.mark.parametrize("service", ["worker", "replay", "alerts"])
 def test_commands_exist_in_the_cli(compose: dict[str, Any], service: str) -> None:
     args = compose["services"][service]["command"]
     ctx = click.Context(cli)
