@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,28 @@ def seal_digest(config: dict[str, Any], weights: Path) -> str:
     return digest.hexdigest()
 
 
+_HASHES = re.compile(r"(-d[0-9a-f]{8})?-w[0-9a-f]{8}$")
+
+
+def unique_version(base: str, data_sha256: str | None, weights_sha256: str) -> str:
+    """``base`` and the first 8 hex digits of the training data's and the weights' sha256.
+
+    Two checkpoints share a version only when trained on the same data with the same
+    resulting weights (``lstm-ae-h64-32-seed-seed1-d7315c131-w6b1e3f0a``); a suffix already on
+    ``base`` is replaced, so re-saving the same weights keeps the version.
+    """
+    base = _HASHES.sub("", base)
+    data = f"-d{data_sha256[:8]}" if data_sha256 else ""
+    return f"{base}{data}-w{weights_sha256[:8]}"
+
+
+def data_digest(config: dict[str, Any]) -> str | None:
+    """The sha256 of a checkpoint's training data, from its ``data`` record (None if none)."""
+    data = config.get("data") or {}
+    found = (data.get("checksums") or {}).get("arrays") or data.get("sha256")
+    return str(found) if found else None
+
+
 def save_checkpoint(directory: Path, model: LstmAutoencoder, config: dict[str, Any]) -> Path:
     """Check, write and seal ``model.safetensors`` and ``config.json`` in a directory.
 
@@ -74,7 +97,8 @@ def save_checkpoint(directory: Path, model: LstmAutoencoder, config: dict[str, A
         directory: created when missing; existing files are replaced.
         model: the trained network.
         config: everything but ``weights``, ``format_version``, ``architecture`` and ``seal``,
-            which this function fills in (``normalization`` too when absent).
+            which this function fills in (``normalization`` too when absent); its
+            ``version`` gets the data's and the weights' hashes (:func:`unique_version`).
 
     Returns:
         The directory.
@@ -97,6 +121,8 @@ def save_checkpoint(directory: Path, model: LstmAutoencoder, config: dict[str, A
     state = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
     save_file(state, str(weights))
     full["weights"] = {"file": WEIGHTS_FILE, "sha256": sha256_file(weights)}
+    full["version"] = unique_version(str(full["version"]), data_digest(full),
+                                     full["weights"]["sha256"])
     _write_sealed(directory, full)
     if _shipped_name(directory) is not None:
         pin_shipped(directory)

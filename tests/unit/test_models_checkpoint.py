@@ -1,5 +1,6 @@
 import json
 import math
+import re
 import shutil
 
 import pytest
@@ -13,6 +14,7 @@ from models.checkpoint import (
     load_checkpoint,
     save_checkpoint,
     seal_checkpoint,
+    unique_version,
 )
 from models.data import sha256_file
 from models.network import LstmAutoencoder
@@ -42,7 +44,8 @@ def shipped_copy(tmp_path, monkeypatch):
 def test_round_trip_restores_weights_and_config(saved):
     directory, model = saved
     loaded = load_checkpoint(directory)
-    assert loaded.config["version"] == "test"
+    weights = loaded.config["weights"]["sha256"]
+    assert loaded.config["version"] == f"test-w{weights[:8]}"  # no data record: weights only
     assert loaded.config["architecture"] == {"type": "lstm_autoencoder", "seq_len": 140,
                                              "hidden": [8, 4]}
     assert loaded.config["format_version"] == 2
@@ -219,7 +222,8 @@ def test_seal_refuses_weights_that_do_not_match(saved):
 def test_externally_pinned_digest(saved):
     directory, _ = saved
     digest = json.loads((directory / CONFIG_FILE).read_text())["seal"]["sha256"]
-    assert load_checkpoint(directory, expected_sha256=digest.upper()).config["version"] == "test"
+    assert load_checkpoint(directory, expected_sha256=digest.upper()).config["version"].startswith(
+        "test-w")
     with pytest.raises(CheckpointError, match="ECG_CHECKPOINT_SHA256"):
         load_checkpoint(directory, expected_sha256="0" * 64)
 
@@ -253,3 +257,21 @@ def test_shipped_checkpoint_loads_without_pickle(monkeypatch):
     monkeypatch.setattr(pickle, "loads", refuse)
     loaded = load_checkpoint()
     assert loaded.config["training"]["protocol"] == "seed"
+
+
+def test_versions_carry_the_data_and_weights_hashes(tmp_path):
+    torch.manual_seed(0)
+    config = {"version": "mine", "threshold": {"value": 1.0, "by_runtime": {"torch": 1.0}},
+              "data": {"sha256": "ab" * 32}}
+    one = load_checkpoint(save_checkpoint(tmp_path / "a", LstmAutoencoder(140, (8, 4)),
+                                          dict(config))).config
+    assert one["version"] == f"mine-d{'ab' * 4}-w{one['weights']['sha256'][:8]}"
+    torch.manual_seed(1)  # other weights, same name and data: another version
+    two = load_checkpoint(save_checkpoint(tmp_path / "b", LstmAutoencoder(140, (8, 4)),
+                                          dict(config))).config
+    assert two["version"] != one["version"]
+    assert unique_version(one["version"], "ab" * 32, one["weights"]["sha256"]) == one["version"]
+    shipped = {load_checkpoint(DEFAULT_DIR).config["version"],
+               load_checkpoint(DEFAULT_DIR.parent / "ucr").config["version"]}
+    assert len(shipped) == 2 and one["version"] not in shipped
+    assert all(re.search(r"-d[0-9a-f]{8}-w[0-9a-f]{8}$", v) for v in shipped)

@@ -84,7 +84,8 @@ def test_save_load_round_trip(model, beats, tmp_path):
               "training": {"protocol": "seed"}}
     directory = save_checkpoint(tmp_path / "ck", model, config)
     loaded = load_detector(directory)
-    assert (loaded.threshold, loaded.version, loaded.runtime_name) == (3.5, "v1", "torch")
+    assert (loaded.threshold, loaded.runtime_name) == (3.5, "torch")
+    assert loaded.version.startswith("v1-w")
     np.testing.assert_array_equal(loaded.score(beats), Detector(model, 0.0, "x").score(beats))
     assert load_detector(directory, runtime="onnxruntime").threshold == 3.6
     with pytest.raises(CheckpointError, match="no threshold calibrated"):
