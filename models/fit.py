@@ -106,9 +106,21 @@ def package_checkpoint(data: Ecg5000, model: LstmAutoencoder, training: dict[str
                                     tuple(dict.fromkeys((runtime, *runtimes))))
     detector = Detector(model, thresholds[runtime], "evaluation", runtime)
     report = evaluate_scores(splits, score_splits(detector, splits), thresholds[runtime])
+    return write_checkpoint(model, out, protocol, training, {"checksums": data.checksums},
+                            rule, thresholds, runtime, {protocol: report})
+
+
+def write_checkpoint(model: LstmAutoencoder, out: Path, source: str, training: dict[str, Any],
+                     data: dict[str, Any], rule: QuantileRule, thresholds: dict[str, float],
+                     runtime: RuntimeName, metrics: dict[str, Any]) -> dict[str, Any]:
+    """Save a trained network with its thresholds, training and data records and metrics.
+
+    The version is ``lstm-ae-h{hidden}-{source}-seed{seed}`` and the data's and weights'
+    hashes (:func:`models.checkpoint.unique_version`). Returns the config written.
+    """
     hidden = "-".join(str(h) for h in model_hidden(model))
     config_json = {
-        "version": f"lstm-ae-h{hidden}-{protocol}-seed{training['config']['seed']}",
+        "version": f"lstm-ae-h{hidden}-{source}-seed{training['config']['seed']}",
         "code_version": code_version(),
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "runtime": runtime,
@@ -117,12 +129,12 @@ def package_checkpoint(data: Ecg5000, model: LstmAutoencoder, training: dict[str
         "threshold": {"value": thresholds[runtime], "by_runtime": thresholds,
                       "rule": rule.describe()},
         "training": training,
-        "data": {"checksums": data.checksums},
-        "metrics": {protocol: report},
+        "data": data,
+        "metrics": metrics,
     }
     save_checkpoint(out, model, config_json)
     logger.info("wrote checkpoint %s", out)
-    return config_json
+    return load_checkpoint(out).config
 
 
 def model_hidden(model: LstmAutoencoder) -> tuple[int, ...]:

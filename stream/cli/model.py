@@ -97,22 +97,54 @@ def model() -> None:
 @click.option("--runtime", type=RUNTIME, default="torch", show_default=True,
               help="Runtime the checkpoint recommends; every runtime gets its threshold.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--record", "records", multiple=True,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Train on this recording instead of ECG5000 (WFDB .hea, EDF, CSV; "
+                   "repeatable): its beats cut by the worker's segmenter.")
+@click.option("--lead", help="With --record: the lead (default: the reader's choice).")
+@click.option("--train-s", type=click.FloatRange(1.0), default=600.0, show_default=True,
+              help="With --record: train on the first seconds of each recording (normal "
+                   "beats by the reference annotations when it has them); score the rest.")
+@click.option("--beats", "beat_files", multiple=True,
+              type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Train on beats in a UCR-format file (label first, 140 samples; class 1 "
+                   "normal; repeatable) instead of ECG5000.")
+@click.option("--name", help="With --record/--beats: the data's name in the model version "
+                             "(default: the first file's stem).")
 @json_option("Machine-readable output.")
 @click.pass_obj
 def train(settings: Settings, protocol: Protocol, seed: int, hidden: tuple[int, ...], epochs: int,
           batch_size: int, lr: float, lr_patience: int, patience: int, threads: int,
           device: str, noise: float, max_minutes: float | None, quantile: float,
-          runtime: RuntimeName, out: Path, as_json: bool) -> None:
+          runtime: RuntimeName, out: Path, records: tuple[Path, ...], lead: str | None,
+          train_s: float, beat_files: tuple[Path, ...], name: str | None,
+          as_json: bool) -> None:
     """Train on normal beats, calibrate the threshold on validation, write a checkpoint.
 
-    A progress bar (epochs, losses) goes to stderr; the summary to stdout.
+    ECG5000 (--protocol) by default; a user's own recordings (--record) or beat files
+    (--beats) otherwise, through the Python API of models.api (BeatAutoencoder). Every
+    checkpoint's version names its data and carries the data's and the weights' hashes. A
+    progress bar (epochs, losses) goes to stderr; the summary to stdout.
 
     \b
     Examples:
       ecg-stream model train --protocol seed --out models/checkpoints/mine
+      ecg-stream model train --record ../shared/data/mitdb/100.hea --lead MLII \\
+          --train-s 600 --out checkpoints/mitdb100   # then ECG_CHECKPOINT=checkpoints/mitdb100
+      ecg-stream model train --beats my_beats_TRAIN.tsv --out checkpoints/mine
       ecg-stream model train --device cuda --epochs 857 --patience 150 --lr-patience 25 \\
           --out models/checkpoints/default     # the shipped checkpoint's recipe
     """
+    if records or beat_files:
+        if records and beat_files:
+            msg = "give --record or --beats, not both"
+            raise click.UsageError(msg)
+        _emit(_train_own(settings, records, lead, train_s, beat_files, name, out,
+                         {"hidden": hidden, "epochs": epochs, "batch_size": batch_size,
+                          "lr": lr, "patience": patience, "seed": seed, "noise": noise,
+                          "quantile": quantile, "threads": threads, "device": device,
+                          "max_minutes": max_minutes, "progress": not as_json}), as_json)
+        return
     from models.backends import (
         available_runtimes,  # local: torch loads only when used (fast --help)
     )
@@ -126,6 +158,19 @@ def train(settings: Settings, protocol: Protocol, seed: int, hidden: tuple[int, 
                              QuantileRule(quantile), out, runtime, available_runtimes(),
                              progress=not as_json)
     _emit(_summary(out, written), as_json)
+
+
+def _train_own(settings: Settings, records: tuple[Path, ...], lead: str | None, train_s: float,
+               beat_files: tuple[Path, ...], name: str | None, out: Path,
+               options: dict[str, Any]) -> dict[str, Any]:
+    """``model train --record/--beats``: :mod:`stream.runs.own_model`."""
+    from models.api import BeatAutoencoder  # local: torch loads only when used (fast --help)
+    from stream.runs.own_model import train_on_records, train_on_ucr
+
+    detector = BeatAutoencoder(**options)
+    if records:
+        return train_on_records(settings, list(records), lead, train_s, detector, out, name)
+    return train_on_ucr(list(beat_files), detector, out, name, seed=options["seed"])
 
 
 def _summary(out: Path, written: dict[str, Any]) -> dict[str, Any]:

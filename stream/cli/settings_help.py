@@ -40,7 +40,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
                         *ALERTS),
     "evaluate-stream": (*KAFKA, "ECG_TOPIC_SCORES", "ECG_TOPIC_DEADLETTER"),
     "infra": INFRA,
-    "model": (*DATA, *MODEL),
+    "model": (*DATA, *MODEL, *INPUT, *SEGMENTATION),
     "relearn": REDIS,
     "replay": (*KAFKA, *TOPICS_IN, "ECG_TOPIC_PARTITIONS", "ECG_TOPIC_REPLICATION", *DATA),
     "smoke": (*KAFKA, *REDIS, *INFRA, "ECG_TOPIC_PARTITIONS"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,48 @@ class _Memory:
         return None
 
 
+@dataclass
+class Cut:
+    """What the worker's segmenter made of a prepared recording (one patient)."""
+
+    beats: list[PendingBeat]
+    dead: list[DeadLetter]
+    events: list[SignalEvent]
+    pool: SegmenterPool
+    samples_skipped: int
+    cpu_s: float
+
+
+def cut_beats(settings: Settings, record: Recording, opts: RecordReplayOptions) -> Cut:
+    """Send a prepared recording in frames through the worker's decoder and segmenter pool.
+
+    The frames are those ``ecg-stream replay --record`` sends (``opts.frame_s`` long); every
+    beat the pool cuts, every frame it refuses (as a dead letter) and every signal event.
+    """
+    memory = _Memory()
+    sender = SignalSender(memory, settings.topic_signal, PATIENT, record.fs,
+                          max(1, round(opts.frame_s * record.fs)), opts.encoding)
+    sender.send(record.samples)
+    sender.close()
+    pool = SegmenterPool(settings)
+    dead: list[DeadLetter] = []
+    pending: list[PendingBeat] = []
+    events: list[SignalEvent] = []
+    cpu = time.process_time()
+    for offset, value in enumerate(memory.values):
+        raw = RawInput(settings.topic_signal, 0, offset, PATIENT.encode(), value, 0)
+        frame = decode_frame(raw, settings.max_payload_bytes)
+        if isinstance(frame, DeadLetter):
+            dead.append(frame)
+            continue
+        beats, refused = pool.push(frame, 0, 0)
+        pending += beats
+        events += pool.take_signal_events()
+        dead += [dead_letter(raw, reason, detail) for reason, detail in refused]
+    pending += pool.flush_idle(2**62)
+    return Cut(pending, dead, events, pool, sender.samples_skipped, time.process_time() - cpu)
+
+
 def evaluate_record_offline(settings: Settings, recording: Recording,
                             opts: RecordReplayOptions | None = None,
                             learning_s: float = 300.0, known_to_model: bool = False,
@@ -70,29 +113,9 @@ def evaluate_record_offline(settings: Settings, recording: Recording,
     swapped: list[int] = []
     if swap is not None:
         record, swapped = swap_beats(record, prepare(swap[0], opts), swap[1], learning_s)
-    memory = _Memory()
-    sender = SignalSender(memory, settings.topic_signal, PATIENT, record.fs,
-                          max(1, round(opts.frame_s * record.fs)), opts.encoding)
-    sender.send(record.samples)
-    sender.close()
-    pool = SegmenterPool(settings)
-    dead: list[DeadLetter] = []
-    pending: list[PendingBeat] = []
-    events: list[SignalEvent] = []
-    cpu = time.process_time()
-    for offset, value in enumerate(memory.values):
-        frame = decode_frame(RawInput(settings.topic_signal, 0, offset, PATIENT.encode(), value,
-                                      0), settings.max_payload_bytes)
-        if isinstance(frame, DeadLetter):
-            dead.append(frame)
-            continue
-        beats, refused = pool.push(frame, 0, 0)
-        pending += beats
-        events += pool.take_signal_events()
-        raw = RawInput(settings.topic_signal, 0, offset, PATIENT.encode(), value, 0)
-        dead += [dead_letter(raw, reason, detail) for reason, detail in refused]
-    pending += pool.flush_idle(2**62)
-    segment_cpu = time.process_time() - cpu
+    cut = cut_beats(settings, record, opts)
+    pending, dead, events, pool = cut.beats, cut.dead, cut.events, cut.pool
+    segment_cpu = cut.cpu_s
     detector = load_detector(settings.checkpoint, runtime=settings.model_runtime,
                              num_threads=settings.torch_threads)
     policy = ThresholdPolicy.from_settings(settings, detector.threshold)
@@ -114,7 +137,7 @@ def evaluate_record_offline(settings: Settings, recording: Recording,
         units=record.units, duration_s=round(record.duration_s, 3),
         segmenter=settings.segmenter, threshold_mode=settings.threshold_mode,
         segmenter_events=dict(sorted(pool.events.items())), samples_lost=pool.samples_lost,
-        samples_skipped=sender.samples_skipped,
+        samples_skipped=cut.samples_skipped,
         cpu_ms_per_beat={"segmentation": round(segment_cpu * per_beat, 4),
                          "scoring": round(score_cpu * per_beat, 4)})
     return report
