@@ -41,7 +41,11 @@ def _interrupted(exc: KeyboardInterrupt) -> NoReturn:
 def main() -> None:
     """Console entry point: run the CLI and turn project errors into one-line messages."""
     try:
-        cli.main(standalone_mode=False)
+        # Not standalone, click returns a command's click.exceptions.Exit code instead of
+        # exiting with it (demo's 1 and 3): exit with it here.
+        code = cli.main(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except click.exceptions.Abort as exc:
         if isinstance(exc.__cause__, KeyboardInterrupt):  # SIGINT, or SIGTERM (Terminated)
             _interrupted(exc.__cause__)

@@ -78,3 +78,19 @@ def test_main_exit_codes(tmp_path) -> None:  # noqa: ANN001
     assert down.returncode == 1
     assert down.stderr.strip().splitlines() == [down.stderr.strip()]  # one line, no traceback
     assert down.stderr.startswith("error: no Kafka broker answers at 127.0.0.1:")
+
+
+def test_a_commands_exit_code_reaches_the_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    # demo exits 3 when it fell behind, smoke 1 when a round trip failed: click, not in
+    # standalone mode, returns such codes instead of exiting; main() must exit with them.
+    from stream.cli import main as entry
+
+    @click.command("exits-3")
+    def exits_3() -> None:
+        raise click.exceptions.Exit(3)
+
+    monkeypatch.setitem(_registered().commands, "exits-3", exits_3)
+    monkeypatch.setattr(sys, "argv", ["ecg-stream", "exits-3"])
+    with pytest.raises(SystemExit) as stopped:
+        entry.main()
+    assert stopped.value.code == 3
