@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.model_selection import train_test_split
 
-from models.calibrate import QuantileRule, calibrate
+from models.calibrate import QuantileRule, RobustRule, Rule, calibrate
 from models.checkpoint import load_checkpoint
 from models.detector import Detector
 from models.preprocess import BEAT_LENGTH, znormalize
@@ -59,8 +59,9 @@ class BeatAutoencoder:
     """The LSTM autoencoder as an outlier detector of ECG beats (PyOD's conventions).
 
     Attributes (after :meth:`fit` or :meth:`load`):
-        threshold_: scores above it are anomalous (the ``quantile`` of the held-out normal
-            beats' scores).
+        threshold_: scores above it are anomalous: from the held-out normal beats' scores,
+            ``exp(median + robust_k x robust SD)`` of their logarithms (default), or their
+            ``quantile`` when one is given (:mod:`models.calibrate`).
         decision_scores_: the scores of the beats ``fit`` trained on (PyOD's name).
         labels_: ``decision_scores_ > threshold_`` as 0/1.
         training_: the training record (hyper-parameters, losses, best epoch, counts).
@@ -68,14 +69,16 @@ class BeatAutoencoder:
 
     def __init__(self, hidden: tuple[int, ...] = (64, 32), epochs: int = 150,
                  batch_size: int = 32, lr: float = 2e-3, patience: int = 20, seed: int = 1,
-                 noise: float = 0.0, quantile: float = 0.995,
+                 noise: float = 0.0, quantile: float | None = None, robust_k: float = 6.0,
                  validation_share: float = VALIDATION_SHARE, threads: int = 2,
                  device: str = "auto", max_minutes: float | None = None,
                  progress: bool = False) -> None:
         self.config = TrainConfig(hidden=hidden, epochs=epochs, batch_size=batch_size, lr=lr,
                                   patience=patience, seed=seed, threads=threads, device=device,
                                   noise=noise, max_minutes=max_minutes)
-        self.rule = QuantileRule(quantile)
+        # The threshold: RobustRule(robust_k) unless a quantile is asked for (QuantileRule,
+        # ECG5000's rule); models.calibrate says why.
+        self.rule: Rule = QuantileRule(quantile) if quantile is not None else RobustRule(robust_k)
         self.validation_share, self.progress = validation_share, progress
         self.detector_: Detector | None = None
         self.threshold_: float = float("nan")

@@ -14,7 +14,7 @@ from typing import Any, cast
 import torch
 
 from models.backends import RuntimeName
-from models.calibrate import QuantileRule, calibrate
+from models.calibrate import QuantileRule, Rule, calibrate
 from models.checkpoint import NORMALIZATION, load_checkpoint, save_checkpoint
 from models.data import Ecg5000
 from models.detector import Detector
@@ -37,7 +37,7 @@ def code_version() -> str:
         return "unknown"
 
 
-def calibrate_runtimes(model: LstmAutoencoder, validation: Any, rule: QuantileRule,
+def calibrate_runtimes(model: LstmAutoencoder, validation: Any, rule: Rule,
                        runtimes: tuple[RuntimeName, ...]) -> dict[str, float]:
     """One threshold per runtime, each from that runtime's validation scores."""
     return {
@@ -111,7 +111,7 @@ def package_checkpoint(data: Ecg5000, model: LstmAutoencoder, training: dict[str
 
 
 def write_checkpoint(model: LstmAutoencoder, out: Path, source: str, training: dict[str, Any],
-                     data: dict[str, Any], rule: QuantileRule, thresholds: dict[str, float],
+                     data: dict[str, Any], rule: Rule, thresholds: dict[str, float],
                      runtime: RuntimeName, metrics: dict[str, Any]) -> dict[str, Any]:
     """Save a trained network with its thresholds, training and data records and metrics.
 

@@ -92,8 +92,13 @@ def model() -> None:
 @click.option("--max-minutes", type=click.FloatRange(0.0, min_open=True),
               default=TRAIN.max_minutes,
               help="Stop training after this wall-clock budget (best weights kept).")
-@click.option("--quantile", type=float, default=QUANTILE, show_default=True,
-              help="Threshold = this quantile of the validation normals' errors.")
+@click.option("--quantile", type=float,
+              help=f"Threshold = this quantile of the validation normals' errors (ECG5000's "
+                   f"rule; default there {QUANTILE}).")
+@click.option("--robust-k", type=click.FloatRange(0.0, min_open=True), default=6.0,
+              show_default=True,
+              help="With --record/--beats and no --quantile: threshold = exp(median + k robust "
+                   "SDs) of the validation normals' log errors.")
 @click.option("--runtime", type=RUNTIME, default="torch", show_default=True,
               help="Runtime the checkpoint recommends; every runtime gets its threshold.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
@@ -115,8 +120,9 @@ def model() -> None:
 @click.pass_obj
 def train(settings: Settings, protocol: Protocol, seed: int, hidden: tuple[int, ...], epochs: int,
           batch_size: int, lr: float, lr_patience: int, patience: int, threads: int,
-          device: str, noise: float, max_minutes: float | None, quantile: float,
-          runtime: RuntimeName, out: Path, records: tuple[Path, ...], lead: str | None,
+          device: str, noise: float, max_minutes: float | None, quantile: float | None,
+          robust_k: float, runtime: RuntimeName, out: Path, records: tuple[Path, ...],
+          lead: str | None,
           train_s: float, beat_files: tuple[Path, ...], name: str | None,
           as_json: bool) -> None:
     """Train on normal beats, calibrate the threshold on validation, write a checkpoint.
@@ -142,7 +148,8 @@ def train(settings: Settings, protocol: Protocol, seed: int, hidden: tuple[int, 
         _emit(_train_own(settings, records, lead, train_s, beat_files, name, out,
                          {"hidden": hidden, "epochs": epochs, "batch_size": batch_size,
                           "lr": lr, "patience": patience, "seed": seed, "noise": noise,
-                          "quantile": quantile, "threads": threads, "device": device,
+                          "quantile": quantile, "robust_k": robust_k, "threads": threads,
+                          "device": device,
                           "max_minutes": max_minutes, "progress": not as_json}), as_json)
         return
     from models.backends import (
@@ -155,7 +162,8 @@ def train(settings: Settings, protocol: Protocol, seed: int, hidden: tuple[int, 
                          threads=threads, device=device,
                          noise=noise, max_minutes=max_minutes)
     written = fit_checkpoint(_load_data(settings), protocol, config,
-                             QuantileRule(quantile), out, runtime, available_runtimes(),
+                             QuantileRule(quantile or QUANTILE), out, runtime,
+                             available_runtimes(),
                              progress=not as_json)
     _emit(_summary(out, written), as_json)
 

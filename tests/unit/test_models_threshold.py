@@ -44,3 +44,19 @@ def test_decide_is_strictly_above():
 def test_rule_description_is_plain_data():
     text = QuantileRule().describe()
     assert text["name"] == "validation_quantile" and text["quantile"] == 0.995
+
+
+def test_robust_rule_is_a_log_median_plus_k_robust_sds_and_ignores_the_tail() -> None:
+    from models.calibrate import RobustRule
+
+    rng = np.random.default_rng(0)
+    scores = np.exp(rng.normal(np.log(12.0), 0.2, 2000))
+    threshold = calibrate(scores, RobustRule(6.0))
+    assert threshold == pytest.approx(12.0 * np.exp(6 * 0.2), rel=0.05)
+    # A tail of a few outlying normals moves a quantile, not the median and the MAD.
+    tailed = np.r_[scores, np.full(20, 500.0)]
+    assert calibrate(tailed, RobustRule(6.0)) == pytest.approx(threshold, rel=0.02)
+    assert calibrate(tailed, QuantileRule(0.995)) > 2 * calibrate(scores, QuantileRule(0.995))
+    assert RobustRule().describe()["name"] == "validation_robust_log"
+    with pytest.raises(ValueError, match="k > 0"):
+        RobustRule(0.0)
