@@ -13,7 +13,6 @@ this class.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import time
 from pathlib import Path
@@ -23,11 +22,13 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.model_selection import train_test_split
 
+from models.backends import available_runtimes
 from models.calibrate import QuantileRule, RobustRule, Rule, calibrate
 from models.checkpoint import load_checkpoint
-from models.detector import Detector
+from models.detector import Detector, detector_from
+from models.fit import calibrate_runtimes, training_record, write_checkpoint
 from models.preprocess import BEAT_LENGTH, znormalize
-from models.train import TrainConfig, TrainResult, train
+from models.train import TrainConfig, train
 from stream.errors import DataError
 
 VALIDATION_SHARE = 0.2
@@ -111,8 +112,8 @@ class BeatAutoencoder:
         self.threshold_ = calibrate(detector.score(held_out), self.rule)
         self.detector_ = Detector(detector.model, self.threshold_, "unsaved", "torch")
         self.decision_scores_ = self.detector_.score(fit_on)
-        self.training_ = self._record(result, time.perf_counter() - started,
-                                      len(fit_on), len(held_out))
+        self.training_ = {**training_record(self.config, result, time.perf_counter() - started),
+                          "beats": {"train": len(fit_on), "validation": len(held_out)}}
         self.data_sha256_ = beats_sha256(np.concatenate([fit_on, held_out]))
         self._validation = held_out
         return self
@@ -131,9 +132,6 @@ class BeatAutoencoder:
             data: more about the data for the record (files, checksums, annotations used).
             metrics: evaluation figures to keep in the checkpoint.
         """
-        from models.backends import available_runtimes  # local: onnx probing
-        from models.fit import calibrate_runtimes, write_checkpoint
-
         model = self._fitted().model
         thresholds = calibrate_runtimes(model, self._validation, self.rule,
                                         tuple(dict.fromkeys(("torch", *available_runtimes()))))
@@ -143,17 +141,6 @@ class BeatAutoencoder:
                                    thresholds, "torch", metrics or {})
         self.detector_ = Detector(model, thresholds["torch"], written["version"], "torch")
         return written
-
-    def _record(self, result: TrainResult, seconds: float, n_train: int,
-                n_validation: int) -> dict[str, Any]:
-        import torch  # local: only its version
-
-        return {"config": dataclasses.asdict(self.config), "best_epoch": result.best_epoch,
-                "epochs_run": len(result.val_loss),
-                "train_loss": [round(v, 6) for v in result.train_loss],
-                "val_loss": [round(v, 6) for v in result.val_loss],
-                "seconds": round(seconds, 1), "torch": torch.__version__,
-                "beats": {"train": n_train, "validation": n_validation}}
 
     @property
     def labels_(self) -> NDArray[np.int8]:
@@ -182,10 +169,8 @@ class BeatAutoencoder:
     @classmethod
     def load(cls, directory: str | Path) -> BeatAutoencoder:
         """A fitted detector from a checkpoint folder (verified whole, as the worker does)."""
-        from models.detector import load_detector  # local: the checkpoint loader
-
-        detector = load_detector(Path(directory))
-        config = load_checkpoint(Path(directory)).config
+        checkpoint = load_checkpoint(Path(directory))
+        detector, config = detector_from(checkpoint), checkpoint.config
         loaded = cls(hidden=tuple(config["architecture"]["hidden"]))
         loaded.detector_, loaded.threshold_ = detector, detector.threshold
         loaded.training_ = config.get("training", {})

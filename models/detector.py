@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from models.backends import Runtime, RuntimeName, make_runtime
-from models.checkpoint import load_checkpoint
+from models.checkpoint import Checkpoint, load_checkpoint
 from models.network import LstmAutoencoder
 from stream.errors import CheckpointError
 
@@ -173,7 +173,14 @@ def load_detector(path: Path | None = None, runtime: RuntimeName | None = None,
         CheckpointError: bad, tampered or unpinned checkpoint, a bad value in its config, or
             no threshold calibrated for the runtime.
     """
-    checkpoint = load_checkpoint(path, expected_sha256)
+    return detector_from(load_checkpoint(path, expected_sha256), runtime, num_threads,
+                         batch_size, device)
+
+
+def detector_from(checkpoint: Checkpoint, runtime: RuntimeName | None = None,
+                  num_threads: int = 1, batch_size: int = DEFAULT_BATCH,
+                  device: str = "cpu") -> Detector:
+    """A detector of an already loaded and verified checkpoint (:func:`load_detector`)."""
     config = checkpoint.config
     chosen: RuntimeName = runtime or config.get("runtime", "torch")
     return Detector(checkpoint.model, _threshold_for(config, chosen), str(config["version"]),

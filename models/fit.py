@@ -46,10 +46,11 @@ def calibrate_runtimes(model: LstmAutoencoder, validation: Any, rule: Rule,
     }
 
 
-def _training_record(protocol: Protocol, config: TrainConfig, result: TrainResult,
-                     seconds: float) -> dict[str, Any]:
+def training_record(config: TrainConfig, result: TrainResult, seconds: float
+                    ) -> dict[str, Any]:
+    """The checkpoint's record of a training run: hyper-parameters, losses, time, torch."""
     return {
-        "protocol": protocol, "config": dataclasses.asdict(config),
+        "config": dataclasses.asdict(config),
         "best_epoch": result.best_epoch, "epochs_run": len(result.val_loss),
         "train_loss": [round(v, 6) for v in result.train_loss],
         "val_loss": [round(v, 6) for v in result.val_loss],
@@ -78,7 +79,8 @@ def fit_checkpoint(data: Ecg5000, protocol: Protocol, config: TrainConfig, rule:
     splits = make_splits(data, protocol)
     started = time.perf_counter()
     result = train(splits.train, splits.validation, config, progress)
-    record = _training_record(protocol, config, result, time.perf_counter() - started)
+    record = {"protocol": protocol,
+              **training_record(config, result, time.perf_counter() - started)}
     return package_checkpoint(data, result.model, record, rule, out, runtime, runtimes)
 
 
