@@ -25,7 +25,7 @@ from kafka.structs import OffsetAndMetadata
 from pydantic import ValidationError
 
 from stream.alerts.metrics import RunCounts
-from stream.alerts.monitor import MonitorTracker
+from stream.alerts.monitor import MonitorRules, MonitorTracker
 from stream.alerts.rule import AlertTracker
 from stream.clients.kafka import kafka_python_config
 from stream.clients.probes import ensure_topic
@@ -92,8 +92,6 @@ class Rules:
 
 def make_rules(settings: Settings, monitor: bool = True) -> Rules:
     """The m-of-n rule and, with ``monitor``, the monitor alarms, from the settings."""
-    from stream.alerts.monitor import MonitorRules  # noqa: PLC0415 - near its only use
-
     tracker = AlertTracker(settings.alert_m, settings.alert_n, settings.alert_cooldown_s,
                            idle_s=settings.alert_idle_s)
     tracked = MonitorTracker(MonitorRules.from_settings(settings)) if monitor else None
@@ -177,8 +175,9 @@ def open_consumer(settings: Settings, group: str, from_beginning: bool,
         auto_offset_reset="earliest" if from_beginning else "latest",
     )
     topics = topics or [settings.topic_anomalies]
-    for topic in topics[1:]:
-        ensure_topic(settings, topic, partitions=settings.topic_partitions)
+    for topic in topics:  # the scores and events topics; the anomalies one is not created here
+        if topic != settings.topic_anomalies:
+            ensure_topic(settings, topic, partitions=settings.topic_partitions)
     if from_beginning:
         consumer.subscribe(topics, listener=_Rewind(consumer))
     else:

@@ -124,10 +124,8 @@ class MonitorTracker:
                 continue
             run.append((onset, rate or 0.0))
             if len(run) >= needed:
-                rates = [r for _, r in run if r]
-                mean = round(sum(rates) / len(rates), 1) if rates else None
                 alarm = self._raise(runs, record.patient, kind, record.published_ms, run[0][0],
-                                    run[-1][0], len(run), mean)
+                                    run[-1][0], run)
                 if alarm is not None:
                     out.append(alarm)
         return out
@@ -149,14 +147,19 @@ class MonitorTracker:
         if event.detail:
             detail += f" ({event.detail})"
         alarm = self._raise(runs, event.patient, _EVENT_ALARM[event.kind], event.published_ms,
-                            event.since_sample or 0, event.at_sample or 0, 0, None, detail)
+                            event.since_sample or 0, event.at_sample or 0, None, detail)
         return [alarm] if alarm is not None else []
 
     def _raise(self, runs: _Runs, patient: str, kind: AlertKind, now: int, first: int,
-               last: int, beats: int, rate: float | None, detail: str = "") -> Alert | None:
+               last: int, run: list[tuple[int, float]] | None, detail: str = ""
+               ) -> Alert | None:
+        """The alarm unless ``kind`` is cooling down; ``run``: its beats (None: an event)."""
         if now < runs.quiet_until.get(kind, -1):
             self.counters.suppressed += 1
             return None
+        rates = [r for _, r in run or () if r]  # after the cool-down: once per alarm
+        rate = round(sum(rates) / len(rates), 1) if rates else None
+        beats = len(run) if run else 0
         runs.quiet_until[kind] = now + round(1000 * self.rules.cooldown_s)
         self.counters.alarms += 1
         category = "technical" if kind in TECHNICAL_KINDS else "clinical"

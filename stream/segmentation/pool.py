@@ -208,9 +208,8 @@ class SegmenterPool:
                      for b in result.beats]
             for seen in state.watch.observe(
                     frame.start_sample, samples, frame.fs, marks,
-                    getattr(segmenter, "last_boundary", None),
-                    getattr(segmenter, "detected_end", None),
-                    getattr(segmenter, "stream_start", None)):
+                    segmenter.last_boundary, segmenter.detected_end,
+                    segmenter.stream_start):
                 self._observed(frame.patient, state, seen)
         state.partition, state.known_to_model = partition, frame.known_to_model
         self._latest_sent[partition] = max(self._latest_sent.get(partition, 0), frame.sent_ms)

@@ -71,7 +71,6 @@ class QrsSegmenter(FramedSegmenter):
         self._max_beat = 0
         self._qrs_after = 0
         self._intervals: deque[int] = deque(maxlen=8)
-        self._stream_start: int | None = None
 
     @property
     def last_boundary(self) -> int | None:
@@ -86,7 +85,7 @@ class QrsSegmenter(FramedSegmenter):
     @property
     def stream_start(self) -> int | None:
         """Where the current stream began (a gap, a resync or a new rate starts another)."""
-        return self._stream_start
+        return self._detector.start if self._detector is not None else None
 
     @property
     def nbytes(self) -> int:
@@ -143,7 +142,6 @@ class QrsSegmenter(FramedSegmenter):
 
     def _restart(self, start: int) -> None:
         self._detector = QrsDetector(self.fs or 0.0, start)
-        self._stream_start = start
         self._block, self._block_size = [], 0
         self._buf, self._buf_start = np.empty(0, dtype=np.float64), start
         self._open = None

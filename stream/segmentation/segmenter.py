@@ -85,6 +85,23 @@ class FramedSegmenter:
     fs: float | None
     _frames: FrameOrder
 
+    # What the signal watch (stream.segmentation.watch) reads; None where a segmenter does
+    # not know (the template segmenter), so no pause is judged from it.
+    @property
+    def last_boundary(self) -> int | None:
+        """The newest beat boundary (the open beat's onset), if known."""
+        return None
+
+    @property
+    def detected_end(self) -> int | None:
+        """The stream sample up to which beats were looked for, if known."""
+        return None
+
+    @property
+    def stream_start(self) -> int | None:
+        """Where the current stream began, if known."""
+        return None
+
     def push(self, frame_seq: int, start_sample: int, fs: float, samples: NDArray) -> PushResult:
         """Feed one frame as it arrived; called by the worker for every frame message.
 
