@@ -86,6 +86,7 @@ class BeatAutoencoder:
         self.decision_scores_: NDArray[np.float32] = np.zeros(0, np.float32)
         self.training_: dict[str, Any] = {}
         self.data_sha256_: str | None = None
+        self._validation: NDArray[np.float32] | None = None
 
     def fit(self, x: ArrayLike, validation: ArrayLike | None = None) -> BeatAutoencoder:
         """Train on normal beats ``x``; calibrate the threshold on ``validation`` normals.
@@ -108,9 +109,8 @@ class BeatAutoencoder:
             raise DataError(msg)
         started = time.perf_counter()
         result = train(fit_on, held_out, self.config, self.progress)
-        detector = Detector(result.model.cpu().eval(), 0.0, "fitting", "torch")
-        self.threshold_ = calibrate(detector.score(held_out), self.rule)
-        self.detector_ = Detector(detector.model, self.threshold_, "unsaved", "torch")
+        detector = self.detector_ = Detector(result.model.cpu().eval(), 0.0, "unsaved", "torch")
+        self.threshold_ = detector.threshold = calibrate(detector.score(held_out), self.rule)
         self.decision_scores_ = self.detector_.score(fit_on)
         self.training_ = {**training_record(self.config, result, time.perf_counter() - started),
                           "beats": {"train": len(fit_on), "validation": len(held_out)}}
@@ -132,14 +132,19 @@ class BeatAutoencoder:
             data: more about the data for the record (files, checksums, annotations used).
             metrics: evaluation figures to keep in the checkpoint.
         """
-        model = self._fitted().model
-        thresholds = calibrate_runtimes(model, self._validation, self.rule,
-                                        tuple(dict.fromkeys(("torch", *available_runtimes()))))
+        detector = self._fitted()
+        if self._validation is None:
+            msg = "save() needs the held-out beats of fit(); a loaded detector is saved already"
+            raise RuntimeError(msg)
+        model = detector.model
+        others = tuple(r for r in available_runtimes() if r != "torch")
+        thresholds = {"torch": self.threshold_,
+                      **calibrate_runtimes(model, self._validation, self.rule, others)}
         record = {"sha256": self.data_sha256_, "source": source, **(data or {})}
         written = write_checkpoint(model, Path(directory), source,
                                    {"protocol": source, **self.training_}, record, self.rule,
                                    thresholds, "torch", metrics or {})
-        self.detector_ = Detector(model, thresholds["torch"], written["version"], "torch")
+        detector.version = written["version"]
         return written
 
     @property

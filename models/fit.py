@@ -15,7 +15,7 @@ import torch
 
 from models.backends import RuntimeName
 from models.calibrate import QuantileRule, Rule, calibrate
-from models.checkpoint import NORMALIZATION, load_checkpoint, save_checkpoint
+from models.checkpoint import NORMALIZATION, load_checkpoint, read_config, save_checkpoint
 from models.data import Ecg5000
 from models.detector import Detector
 from models.evaluate import evaluate_scores, score_splits
@@ -136,7 +136,7 @@ def write_checkpoint(model: LstmAutoencoder, out: Path, source: str, training: d
     }
     save_checkpoint(out, model, config_json)
     logger.info("wrote checkpoint %s", out)
-    return load_checkpoint(out).config
+    return read_config(out)  # as written: with its version's hashes, weights and seal
 
 
 def model_hidden(model: LstmAutoencoder) -> tuple[int, ...]:

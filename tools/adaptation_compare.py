@@ -31,8 +31,10 @@ from numpy.typing import NDArray
 
 from producers.record_replay import RecordReplayOptions, prepare, swap_beats
 from producers.records import BEAT_SYMBOLS, read_recording
+from stream.runs.ec57 import MATCH_TOLERANCE_S
 from stream.segmentation.qrs_segmenter import QrsSegmenter
 from stream.segmentation.segmenter import Beat
+from stream.thresholds.adaptation import PatientState, judge_batch
 from stream.thresholds.normal import K_MAD, NORMAL_VERSION, Learner, log_size, time_grid
 
 
@@ -83,7 +85,7 @@ def run(record: str, lead: str, swap_lead: str | None, swap_count: int,
     fiducials = np.array([b.fiducial_sample for b in beats], dtype=np.int64)
     times = fiducials / fs
     refs = [a for a in recording.annotations if a.symbol in BEAT_SYMBOLS]
-    tolerance = round(0.15 * fs)
+    tolerance = round(MATCH_TOLERANCE_S * fs)
     labels = _labels(fiducials, np.array([a.sample for a in refs]), [a.symbol for a in refs],
                      tolerance)
     swapped = np.array([bool(swapped_peaks) and
@@ -105,15 +107,13 @@ def run(record: str, lead: str, swap_lead: str | None, swap_count: int,
             learner.add(grids[i], float(sizes[i]))
         normal = learner.normal(NORMAL_VERSION)
         normal_flags = np.zeros(len(beats), dtype=bool)
-        following = normal
-        # As the worker judges (stream.thresholds.adaptation.judge_batch): in time order,
-        # the size median following each beat judged normal.
-        for i in np.flatnonzero(~learn):
-            if following is None:
-                break
-            normal_flags[i] = following.judge(grids[i : i + 1], sizes[i : i + 1])[1][0]
-            if not normal_flags[i]:
-                following = following.follow_size(float(sizes[i]))
+        if normal is not None:  # judged as the worker judges, the size following
+            after = np.flatnonzero(~learn)
+            states = {"p": PatientState(0.0, None, normal)}
+            results, _ = judge_batch(states, ["p"] * len(after), times[after].tolist(),
+                                     grids[after], sizes[after], [False] * len(after),
+                                     learning, NORMAL_VERSION)
+            normal_flags[after] = [r.reason is not None for r in results]
         rows.append({"learning_s": learning, "learning_beats": int(learn.sum()),
                      "model_score_baseline": {"threshold": round(median + K_MAD * sd, 3),
                                               **_tally(model_flags, labels, swapped, judged)},

@@ -53,6 +53,9 @@ class Detection:
     morphology: bool = False
 
 
+MATCH_TOLERANCE_S = 0.150  # EC57: a detection within 150 ms of a reference beat matches it
+
+
 def _ratio(num: int, den: int) -> float | None:
     return round(num / den, 6) if den else None
 
@@ -145,7 +148,7 @@ def _patient(beats: list[Reference], found: list[Detection], rate: float, learni
 
 def ec57_report(references: Iterable[Reference], detections: Iterable[Detection],
                 fs: Mapping[str, float] | float, learning_s: float = 300.0,
-                tolerance_s: float = 0.150) -> dict[str, Any]:
+                tolerance_s: float = MATCH_TOLERANCE_S) -> dict[str, Any]:
     """EC57 beat-by-beat comparison of ``detections`` with the reference beats.
 
     References whose symbol is not in ``BEAT_SYMBOLS`` are ignored. Per patient, detections

@@ -16,12 +16,12 @@ from numpy.typing import NDArray
 
 from producers.record_replay import RecordReplayOptions, prepare
 from producers.records import read_recording
+from stream.runs.ec57 import MATCH_TOLERANCE_S
 from stream.runs.record_offline import cut_beats
 from stream.segmentation.quality import match_onsets
 from stream.settings import Settings
 
 NORMAL_SYMBOL = "N"
-MATCH_S = 0.150
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def record_beats(settings: Settings, path: str | Path, lead: str | None = None) 
     symbols = [""] * len(beats)
     if references:
         truth = np.array([a.sample for a in references], dtype=np.int64)
-        for i, j in match_onsets(truth, peaks, round(MATCH_S * fs)):
+        for i, j in match_onsets(truth, peaks, round(MATCH_TOLERANCE_S * fs)):
             symbols[j] = references[i].symbol
     samples = (np.stack([b.samples for b in beats]).astype(np.float32) if beats
                else np.zeros((0, 140), np.float32))

@@ -24,6 +24,7 @@ from producers.records import Recording
 from stream.alerts.monitor import CLINICAL_KINDS, TECHNICAL_KINDS, MonitorRules, MonitorTracker
 from stream.alerts.rule import AlertTracker
 from stream.beats import PendingBeat
+from stream.runs.ec57 import MATCH_TOLERANCE_S
 from stream.runs.record_evaluation import evaluate_record_run
 from stream.segmentation.pool import SegmenterPool
 from stream.settings import Settings
@@ -201,7 +202,7 @@ def _alarms(settings: Settings, scores: list[ScoreRecord], events: list[SignalEv
 
 def swapped_flagged(peaks: list[int], scores: list[ScoreRecord], fs: float) -> dict[str, int]:
     """How many swapped beats were detected, and flagged anomalous for their morphology."""
-    tolerance = round(0.15 * fs)
+    tolerance = round(MATCH_TOLERANCE_S * fs)
     found = sorted((s.fiducial_sample, s) for s in scores if s.fiducial_sample is not None)
     fiducials = np.array([f for f, _ in found])
     detected = morphology = 0

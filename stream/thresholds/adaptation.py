@@ -93,8 +93,10 @@ def judge_batch(states: dict[str, PatientState], patients: Sequence[str],
             state.normal, state.learner = normal, None
         d, far = state.normal.judge(grids[i : i + 1], sizes[i : i + 1])
         if not far[0]:
-            state.normal = state.normal.follow_size(float(sizes[i]))
-            changed.add(patient)
+            moved = state.normal.follow_size(float(sizes[i]))
+            if moved is not state.normal:  # unchanged where the size is unknown: no write
+                state.normal = moved
+                changed.add(patient)
         rhythm = bool(premature[i])
         reason: Reason | None = ("both" if far[0] and rhythm else "morphology" if far[0]
                                  else "rhythm" if rhythm else None)
