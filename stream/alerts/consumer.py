@@ -100,18 +100,26 @@ def make_rules(settings: Settings, monitor: bool = True) -> Rules:
 
 
 class _Rewind(ConsumerRebalanceListener):
-    """Rebalance listener that seeks newly assigned partitions to their first offset."""
+    """Rebalance listener that seeks each partition to its first offset, once per run.
+
+    A later rebalance (another topic's metadata arriving, a member joining) hands back
+    partitions this consumer already read from the beginning: they go on from their
+    position, not from the start again (that re-read every record, counted twice).
+    """
 
     def __init__(self, consumer: KafkaConsumer) -> None:
         self.consumer = consumer
+        self.rewound: set[Any] = set()
 
     def on_partitions_revoked(self, revoked: Any) -> None:
         """Nothing to do: offsets are committed after every batch."""
 
     def on_partitions_assigned(self, assigned: Any) -> None:
-        """Rewind the partitions this consumer just got."""
-        if assigned:
-            self.consumer.seek_to_beginning(*assigned)
+        """Rewind the partitions this consumer got for the first time."""
+        new = [tp for tp in assigned if tp not in self.rewound]
+        if new:
+            self.consumer.seek_to_beginning(*new)
+            self.rewound.update(new)
 
 
 class _Recover(ConsumerRebalanceListener):

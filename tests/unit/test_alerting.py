@@ -276,3 +276,22 @@ def test_expiry_is_by_event_time_and_never_ends_a_cool_down() -> None:
     tracker.observe(record("q", 2, 92))   # p idle 61 s: expired; q idle 12 s: kept
     assert tracker.counters.expired == 1 and len(tracker) == 1
     assert tracker.observe(record("p", 2, 101)) is not None  # a fresh window
+
+
+def test_from_beginning_rewinds_each_partition_once_across_rebalances() -> None:
+    from stream.alerts.consumer import _Rewind
+
+    class Consumer:
+        def __init__(self) -> None:
+            self.sought: list[tuple[str, ...]] = []
+
+        def seek_to_beginning(self, *partitions: str) -> None:
+            self.sought.append(partitions)
+
+    consumer = Consumer()
+    listener = _Rewind(consumer)  # type: ignore[arg-type]
+    listener.on_partitions_assigned(["anomalies-0", "anomalies-1"])
+    # Another topic's metadata arrives: a rebalance hands the same partitions back, plus one.
+    listener.on_partitions_assigned(["anomalies-0", "anomalies-1", "events-0"])
+    listener.on_partitions_assigned([])
+    assert consumer.sought == [("anomalies-0", "anomalies-1"), ("events-0",)]
