@@ -6,8 +6,8 @@ samples, numbering them (``frame_seq``) and placing them in the patient's signal
 dropout) are not sent: the next frame starts where the valid samples resume, which the worker
 counts as a gap (``gap`` in its segmenter events) rather than losing a frame. Example::
 
-    sender = SignalSender(producer, "ecg.signal", "bed-12", fs=250.0)
-    for chunk in device_chunks():   # any length, any units (the detector is scale-free)
+    sender = SignalSender(producer, "ecg.signal", "bed-12", fs=250.0, units="mV")
+    for chunk in device_chunks():   # any length, any scale (the detector is scale-free)
         sender.send(chunk)
     sender.close()                  # the last, partial frame
 """
@@ -22,7 +22,7 @@ from numpy.typing import ArrayLike, NDArray
 from producers.replay import ProducerLike
 from stream.wire.binary import encode_frame
 from stream.wire.encode import frame_json
-from stream.wire.schemas import now_ms
+from stream.wire.schemas import FRAME_UNITS, now_ms
 
 Encoding = Literal["json", "f32"]
 MAX_FRAME = 4096
@@ -39,12 +39,14 @@ class SignalSender:
         known_to_model: frames go out as schema 2 declaring the patient one the model was
             trained on (judged on the calibrated threshold, no learning period); default:
             schema 1, a patient the model does not know.
+        units: what the samples are (``mV``, ``uV``, ``V`` or ``adc``), stated in each frame
+            (schema 2) for the ward board's strip; None: not stated.
     """
 
     def __init__(self, producer: ProducerLike, topic: str, patient: str, fs: float,
                  frame_size: int | None = None, encoding: Encoding = "json",
                  start_sample: int = 0, first_seq: int = 0,
-                 known_to_model: bool = False) -> None:
+                 known_to_model: bool = False, units: str | None = None) -> None:
         if not 0 < fs:
             msg = f"fs must be positive, got {fs}"
             raise ValueError(msg)
@@ -54,7 +56,10 @@ class SignalSender:
             raise ValueError(msg)
         self.producer, self.topic, self.patient = producer, topic, patient
         self.fs, self.frame_size, self.encoding = float(fs), size, encoding
-        self.known_to_model = known_to_model
+        if units is not None and units not in FRAME_UNITS:
+            msg = f"units must be one of {', '.join(FRAME_UNITS)} or None, got {units!r}"
+            raise ValueError(msg)
+        self.known_to_model, self.units = known_to_model, units
         self._key = patient.encode()
         self._pending = np.empty(0, dtype=np.float64)
         self._pending_start = start_sample  # signal index of self._pending[0]
@@ -115,10 +120,10 @@ class SignalSender:
         sent_ms = now_ms()
         if self.encoding == "f32":
             value = encode_frame(self.patient, self.next_seq, start, self.fs, chunk, sent_ms,
-                                 self.known_to_model)
+                                 self.known_to_model, self.units)
         else:
             value = frame_json(self.patient, self.next_seq, start, self.fs, chunk, sent_ms,
-                               self.known_to_model)
+                               self.known_to_model, self.units)
         self.producer.send(self.topic, key=self._key, value=value)
         self.next_seq += 1
         self.frames_sent += 1

@@ -24,6 +24,7 @@ from producers.pacing import Pacer
 from producers.plan import patient_id
 from producers.records import BEAT_SYMBOLS, Annotation, Recording, convert_units
 from producers.replay import ProducerLike
+from stream.wire.schemas import FRAME_UNITS
 
 
 @dataclass
@@ -73,6 +74,11 @@ def prepare(recording: Recording, opts: RecordReplayOptions) -> Recording:
                      recording.gain, recording.baseline)
 
 
+def wire_units(units: str) -> str | None:
+    """A recording's units as frames state them (mV, uV, V, adc), or None for others."""
+    return units if units in FRAME_UNITS else None
+
+
 def resample(samples: NDArray[np.float64], fs: float, target: float) -> NDArray[np.float64]:
     """Polyphase resampling to ``target`` Hz; invalid (NaN) stretches stay invalid."""
     from scipy import signal  # local: scipy loads only for a resampled replay
@@ -112,7 +118,8 @@ class RecordReplayer:
             self._senders.append(SignalSender(producer, topic, patient_id(index), record.fs,
                                               max(1, round(opts.frame_s * record.fs)),
                                               opts.encoding,
-                                              known_to_model=opts.known_to_model))
+                                              known_to_model=opts.known_to_model,
+                                              units=wire_units(record.units)))
 
     def run(self) -> RecordReplayReport:
         """Send one pass of every patient's recording (or laps until ``duration``)."""

@@ -106,8 +106,11 @@ def record_replay(settings: Settings, records: list[Path], lead: str | int | Non
 
 
 def stdin_replay(settings: Settings, stream: IO[str], patient: str, fs: float, column: int = 0,
-                 frame_size: int | None = None, encoding: Encoding = "json") -> dict[str, Any]:
+                 frame_size: int | None = None, encoding: Encoding = "json",
+                 units: str | None = None) -> dict[str, Any]:
     """Send samples read from ``stream`` (CSV lines; ``column`` holds the lead) as they come.
+
+    ``units`` (mV, uV, V, adc) is stated in each frame; None: not stated.
 
     Each line is one sample time; a cell that is empty, ``nan`` or not a number is an invalid
     sample (a gap). Lines starting with ``#`` and a first line that is not numeric (a header)
@@ -115,7 +118,8 @@ def stdin_replay(settings: Settings, stream: IO[str], patient: str, fs: float, c
     """
     ensure_topics(settings)
     producer = make_producer(settings)
-    sender = SignalSender(producer, settings.topic_signal, patient, fs, frame_size, encoding)
+    sender = SignalSender(producer, settings.topic_signal, patient, fs, frame_size, encoding,
+                          units=units)
     lines = 0
     try:
         for number, line in enumerate(stream):

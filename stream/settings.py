@@ -75,13 +75,16 @@ class Settings(BaseSettings):
         10.0, ge=6, le=300, description="a crashed worker leaves the group after this")
     worker_web_port: int | None = Field(
         None, description="worker web server port (/health, /metrics, /dashboard/); unset: off")
+    board_port: int = Field(6070, ge=1, le=65535, description="port of the ward board "
+                            "(`ecg-stream board`: /board/, /metrics, /health)")
     # One bind address for every server the project runs (see docs/operations.md, Security).
     bind_host: str = Field(
-        "127.0.0.1", description="address the worker web server and the alerts metrics server "
-                                 "listen on; 0.0.0.0: every interface (containers)")
+        "127.0.0.1", description="address the worker web server, the ward board and the alerts "
+                                 "metrics server listen on; 0.0.0.0: every interface (containers)")
     web_token: SecretStr | None = Field(
-        None, description="access token of /dashboard/* (Authorization: Bearer, or ?token= "
-                          "once in the browser), 16+ characters (secret); unset: no token")
+        None, description="access token of /dashboard/* and /board/* (Authorization: Bearer, "
+                          "or ?token= once in the browser), 16+ characters (secret); unset: "
+                          "no token")
     batch_size: int = Field(128, ge=1, description="most beats in one model call")
     batch_within_ms: int = Field(25, ge=1, description="longest a beat waits for its batch")
     torch_threads: int = Field(1, ge=1, description="intra-op threads of the scorer")

@@ -9,6 +9,7 @@ from producers.records.recording import (
     RecordError,
     Recording,
     convert_units,
+    normalize_units,
 )
 
 __all__ = [
@@ -18,5 +19,6 @@ __all__ = [
     "Recording",
     "convert_units",
     "list_leads",
+    "normalize_units",
     "read_recording",
 ]

@@ -10,6 +10,7 @@ import click
 from stream.cli.alerts import alerts
 from stream.cli.base import cli
 from stream.cli.bench import bench
+from stream.cli.board import board
 from stream.cli.config import config
 from stream.cli.demo import demo
 from stream.cli.errors import explain
@@ -26,7 +27,7 @@ from stream.signals import Terminated, exit_code
 EXIT_ERROR, EXIT_USAGE = 1, 2
 
 for _command in (demo, infra, model, smoke, replay, worker, alerts, evaluate_stream,
-                 evaluate_record, bench, relearn,
+                 evaluate_record, bench, board, relearn,
                  config):
     cli.add_command(_command)
 

@@ -10,13 +10,14 @@ import click
 
 from producers.plan import SplitName
 from producers.record_replay import RecordReplayOptions
-from producers.records import RecordError
+from producers.records import RecordError, normalize_units
 from producers.replay import ReplayOptions
 from producers.runner import record_replay, run_replay, stdin_replay
 from stream.cli.base import emit, json_option
 from stream.cli.settings_help import settings_epilog
 from stream.clients.probes import require_kafka
 from stream.settings import Settings
+from stream.wire.schemas import FRAME_UNITS
 
 DEFAULTS = ReplayOptions()
 
@@ -78,7 +79,8 @@ def _hrv(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tup
 @click.option("--resample", type=click.FloatRange(100, 1000), default=None,
               help="Records: send at this rate, Hz (annotations rescaled).")
 @click.option("--units", "send_units", default=None,
-              help="Records: send in these units (mV, uV, V, adc); default the record's.")
+              help="Records: send in these units (mV, uV, V, adc); default the record's. "
+              "--stdin: what the samples are (stated in each frame; default not stated).")
 @click.option("--invert", is_flag=True, help="Records: send the lead inverted.")
 @click.option("--fs", type=click.FloatRange(100, 1000), default=None,
               help="CSV records and --stdin: sampling rate, Hz.")
@@ -123,8 +125,12 @@ def replay(settings: Settings, split: SplitName, manifest: Path, progress: bool,
             msg = "--stdin needs --fs and --patient-id"
             raise click.UsageError(msg)
         frame = max(1, round(frame_seconds * fs))
+        units = None if send_units is None else normalize_units(send_units)
+        if units is not None and units not in FRAME_UNITS:
+            msg = f"--units {send_units!r}: expected one of {', '.join(FRAME_UNITS)}"
+            raise click.UsageError(msg)
         emit(stdin_replay(settings, sys.stdin, patient_id, fs, column, frame,
-                          options["encoding"]), as_json)
+                          options["encoding"], units), as_json)
         return
     if records:
         index: str | int | None = int(lead) if lead is not None and lead.isdigit() else lead

@@ -6,19 +6,17 @@ stream pushing a JSON snapshot every ``interval_s``: this worker's totals, throu
 its patients, recent anomalies and alerts, and the selected patient's recent beats with their
 reconstructions. ``/dashboard/snapshot`` gives the same snapshot once (for scripts).
 
+It is one worker's model view (diagnostics: what the model was given and what it
+reconstructed, for the patients of this worker's partitions); the ward board
+(``ecg-stream board``, :mod:`stream.board`) is the monitoring screen of every patient.
+
 With an access token (``ECG_WEB_TOKEN``) every ``/dashboard/`` URL answers 401 unless the
-request carries it: ``Authorization: Bearer TOKEN`` (scripts), ``?token=TOKEN`` (any URL),
-or the cookie the page sets when opened once as ``/dashboard/?token=TOKEN`` (it then
-redirects to ``/dashboard/``, so the token leaves the address bar; the page's event stream
-sends the cookie). The cookie holds an HMAC of the token, not the token.
+request carries it (:mod:`stream.observe.access`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
-import ipaddress
 import json
 import logging
 import time
@@ -30,6 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import SecretStr
 
+from stream.observe.access import DASHBOARD, TokenGate, exposure_warning
 from stream.observe.livefeed import LiveFeed
 
 log = logging.getLogger(__name__)
@@ -42,75 +41,7 @@ FILES = {  # URL name -> (file under STATIC, content type)
 }
 STREAM_LIFETIME_S = 30.0  # an event stream is closed after this; the browser reconnects
 Reconstruct = Callable[[NDArray[np.float32]], NDArray[np.float32]]
-COOKIE = "ecg_dashboard"
-
-
-class TokenGate:
-    """The dashboard's access check; with no token configured every request passes."""
-
-    def __init__(self, token: SecretStr | None) -> None:
-        self._token = token.get_secret_value().encode() if token is not None else None
-
-    @property
-    def cookie(self) -> str:
-        """The cookie value that proves the token: an HMAC of it, not the token itself."""
-        key = self._token or b""
-        return hmac.new(key, b"ecg-dashboard-cookie", hashlib.sha256).hexdigest()
-
-    def _is_token(self, value: str | None) -> bool:
-        if not value or self._token is None:
-            return False
-        return hmac.compare_digest(value.encode(), self._token)
-
-    def query_token_valid(self, request: Any) -> bool:
-        """Whether the URL carries the token as ``?token=``."""
-        return self._is_token(request.query.get("token"))
-
-    def allows(self, request: Any) -> bool:
-        """Bearer header, ``?token=`` or the page's cookie; always True without a token."""
-        if self._token is None:
-            return True
-        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and self._is_token(value.strip()):
-            return True
-        cookie = request.cookies.get(COOKIE, "")
-        return self.query_token_valid(request) or hmac.compare_digest(
-            cookie.encode(), self.cookie.encode())
-
-
-def refusal() -> Any:
-    """HTTP 401 naming the ways to present the token."""
-    from aiohttp import web as aioweb  # local: aiohttp loads only when used (fast --help)
-
-    text = ("401: this dashboard needs its access token (ECG_WEB_TOKEN): open "
-            "/dashboard/?token=TOKEN in the browser, or send 'Authorization: Bearer TOKEN'\n")
-    return aioweb.Response(status=401, text=text,
-                           headers={"WWW-Authenticate": 'Bearer realm="ecg-dashboard"'})
-
-
-def _enter(request: Any, gate: TokenGate) -> Any:
-    """303 to the same URL without ``?token=``, setting the cookie that stands for it."""
-    from aiohttp import web as aioweb  # local: aiohttp loads only when used (fast --help)
-
-    rest = {k: v for k, v in request.query.items() if k != "token"}
-    response = aioweb.Response(status=303, headers={
-        "Location": str(request.rel_url.with_query(rest)), "Cache-Control": "no-store"})
-    response.set_cookie(COOKIE, gate.cookie, path="/dashboard/", httponly=True,
-                        samesite="Strict")
-    return response
-
-
-def exposure_warning(bind_host: str, token: SecretStr | None) -> str | None:
-    """A warning when the dashboard listens beyond loopback without a token, else None."""
-    if token is not None or bind_host == "localhost":
-        return None
-    try:
-        if ipaddress.ip_address(bind_host).is_loopback:
-            return None
-    except ValueError:
-        pass  # a host name other than localhost
-    return (f"the dashboard serves patients' beats without a token to every client that "
-            f"reaches {bind_host}: set ECG_WEB_TOKEN (docs/operations.md, Security)")
+__all__ = ["Snapshots", "add_dashboard", "exposure_warning"]
 
 
 class Snapshots:
@@ -156,20 +87,20 @@ def add_dashboard(app: Any, snapshots: Snapshots, token: SecretStr | None = None
 
     With ``token`` every page answers 401 to a request that does not carry it.
     """
-    gate = TokenGate(token)
+    gate = TokenGate(token, DASHBOARD)
 
     @app.page("/dashboard/")
     async def dashboard_index(web: Any, request: Any) -> Any:
         if token is not None and gate.query_token_valid(request):
-            return _enter(request, gate)
+            return gate.enter(request)
         if not gate.allows(request):
-            return refusal()
+            return gate.refusal()
         return web.html((STATIC / "index.html").read_text(encoding="utf-8"))
 
     @app.page("/dashboard/static/{name}")
     async def dashboard_static(web: Any, request: Any, name: str) -> Any:
         if not gate.allows(request):
-            return refusal()
+            return gate.refusal()
         if name not in FILES:
             return web.text("not found", status=404)
         path, content_type = FILES[name]
@@ -178,13 +109,13 @@ def add_dashboard(app: Any, snapshots: Snapshots, token: SecretStr | None = None
     @app.page("/dashboard/snapshot")
     async def dashboard_snapshot(web: Any, request: Any) -> Any:
         if not gate.allows(request):
-            return refusal()
+            return gate.refusal()
         return web.json(await snapshots.build(request.query.get("patient")))
 
     @app.page("/dashboard/events")
     async def dashboard_events(web: Any, request: Any) -> Any:
         if not gate.allows(request):
-            return refusal()
+            return gate.refusal()
         return await _event_stream(app, request, snapshots, interval_s)
 
 

@@ -14,7 +14,9 @@ Layout (all integers unsigned, little-endian; ``L`` = patient id length, ``n`` =
                         | u16 n | n x float32 samples
     frame, version 2:   "ECGF" | u8 version=2 | u8 L | patient (L bytes, UTF-8)
                         | u64 frame_seq | u64 start_sample | f64 fs | u64 sent_ms
-                        | u8 flags (bit 0: known_to_model; others 0) | u16 n | n x float32
+                        | u8 flags | u16 n | n x float32
+                        flags: bit 0 known_to_model; bits 1-3 units (0 not stated,
+                        1 mV, 2 uV, 3 V, 4 ADC counts); bits 4-7 zero
 
 The rules are those of the JSON schemas (patient 1-128 bytes of UTF-8, samples finite, 8-4096
 per beat and 1-4096 per frame, ``fs`` finite and positive, integers at most 2**63 - 1); a
@@ -30,11 +32,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from stream.wire.schemas import (
+    FRAME_UNITS,
     MAX_INT,
     MAX_PATIENT_BYTES,
     SCHEMA_VERSION,
     BeatMessage,
     FrameMessage,
+    FrameUnits,
 )
 
 BEAT_MAGIC, FRAME_MAGIC = b"ECGB", b"ECGF"
@@ -44,6 +48,8 @@ _BEAT = struct.Struct("<QQH")
 _FRAME = struct.Struct("<QQdQH")
 _FRAME_V2 = struct.Struct("<QQdQBH")
 _F32 = np.dtype("<f4")
+_UNIT_CODE: dict[str, int] = {name: code for code, name in enumerate(FRAME_UNITS, start=1)}
+_UNIT_NAME: dict[int, FrameUnits] = dict(enumerate(FRAME_UNITS, start=1))
 MAX_PATIENT = MAX_PATIENT_BYTES
 
 
@@ -82,12 +88,14 @@ def encode_beat(patient: str, seq: int, samples: NDArray[np.floating] | bytes,
 
 def encode_frame(patient: str, frame_seq: int, start_sample: int, fs: float,
                  samples: NDArray[np.floating], sent_ms: int,
-                 known_to_model: bool = False) -> bytes:
-    """A binary ``ecg.signal`` value (version 2, with its flags, when ``known_to_model``)."""
+                 known_to_model: bool = False, units: str | None = None) -> bytes:
+    """A binary ``ecg.signal`` value; version 2 (with flags) for ``known_to_model``/``units``."""
     data = sample_bytes(samples)
-    if known_to_model:
+    flags = int(known_to_model) | (_UNIT_CODE[units] << 1 if units else 0)
+    if flags:
         return (_head(patient, FRAME_MAGIC, 2)
-                + _FRAME_V2.pack(frame_seq, start_sample, fs, sent_ms, 1, len(data) // 4) + data)
+                + _FRAME_V2.pack(frame_seq, start_sample, fs, sent_ms, flags, len(data) // 4)
+                + data)
     return (_head(patient, FRAME_MAGIC)
             + _FRAME.pack(frame_seq, start_sample, fs, sent_ms, len(data) // 4) + data)
 
@@ -152,7 +160,7 @@ def parse_frame(value: bytes) -> FrameMessage:
     if version == 2:
         frame_seq, start_sample, fs, sent_ms, flag_byte, count = fields
         flags = int(flag_byte)
-        if flags & ~1:
+        if flags & ~0x0F or (flags >> 1 and flags >> 1 not in _UNIT_NAME):
             raise BinaryError(reason="invalid_value", detail=f"flags {flags:#04x}: unknown bits")
     else:
         frame_seq, start_sample, fs, sent_ms, count = fields
@@ -162,4 +170,4 @@ def parse_frame(value: bytes) -> FrameMessage:
     return FrameMessage.model_construct(
         schema_=2 if version == 2 else 1, patient=patient, frame_seq=int(frame_seq),
         start_sample=int(start_sample), fs=float(fs), samples=samples.tolist(),
-        sent_ms=int(sent_ms), known_to_model=bool(flags & 1))
+        sent_ms=int(sent_ms), known_to_model=bool(flags & 1), units=_UNIT_NAME.get(flags >> 1))

@@ -40,12 +40,14 @@ def beat_json(patient: str, seq: int, samples: NDArray[np.floating] | str, sent_
 
 def frame_json(patient: str, frame_seq: int, start_sample: int, fs: float,
                samples: NDArray[np.floating] | str, sent_ms: int,
-               known_to_model: bool = False) -> bytes:
+               known_to_model: bool = False, units: str | None = None) -> bytes:
     """The JSON value of a :class:`~stream.wire.schemas.FrameMessage` (``fs`` in Hz).
 
-    Schema 1, or schema 2 with ``"known_to_model": true`` when ``known_to_model``.
+    Schema 1, or schema 2 when ``known_to_model`` or ``units`` (one of ``FRAME_UNITS``) is given.
     """
-    version, known = (2, ',"known_to_model":true') if known_to_model else (SCHEMA_VERSION, "")
+    extra = (',"known_to_model":true' if known_to_model else "") + (
+        f',"units":"{units}"' if units else "")
+    version = 2 if extra else SCHEMA_VERSION
     return (f'{{"schema":{version},"patient":{json.dumps(patient, ensure_ascii=False)},'
             f'"frame_seq":{frame_seq},"start_sample":{start_sample},"fs":{float(fs)!r},'
-            f'"samples":{_samples(samples)},"sent_ms":{sent_ms}{known}}}').encode()
+            f'"samples":{_samples(samples)},"sent_ms":{sent_ms}{extra}}}').encode()

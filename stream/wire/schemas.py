@@ -26,7 +26,10 @@ from models.preprocess import BEAT_LENGTH as BEAT_LENGTH  # re-exported: the mod
 
 SCHEMA_VERSION: Final = 1
 FRAME_SCHEMA_VERSIONS: Final = (1, 2)
-"""Versions of ``ecg.signal`` frames accepted: 2 adds ``known_to_model``; 1 stays accepted."""
+"""Versions of ``ecg.signal`` frames accepted: 2 adds ``known_to_model`` and ``units``."""
+FrameUnits = Literal["mV", "uV", "V", "adc"]
+FRAME_UNITS: Final[tuple[FrameUnits, ...]] = ("mV", "uV", "V", "adc")
+"""What a frame's samples may be: millivolts, microvolts, volts or ADC counts."""
 MAX_PATIENT_BYTES = 128
 """Longest patient id, in bytes of UTF-8 (the binary layout's limit is the same)."""
 MAX_INT = 2**63 - 1
@@ -106,8 +109,11 @@ class FrameMessage(_Input):
     """``ecg.signal``: K consecutive samples of one patient's continuous signal.
 
     Schema 2 adds ``known_to_model``: the patient is one the model was trained on (the
-    ECG5000 replays), judged on the calibrated model threshold without a learning period.
-    A schema-1 frame is a patient the model does not know.
+    ECG5000 replays), judged on the calibrated model threshold without a learning period;
+    and ``units``, what the samples are (mV, uV, V or ADC counts; absent: not stated). The
+    worker needs neither scale nor units (its detector is scale-free); the ward board draws
+    the strip in millivolts when the units are physical. A schema-1 frame is a patient the
+    model does not know, in unstated units.
     """
 
     schema_: Literal[1, 2] = Field(alias="schema")  # type: ignore[assignment]  # 1 or 2 here
@@ -119,6 +125,7 @@ class FrameMessage(_Input):
                        AfterValidator(_float32_range)]
     sent_ms: Count
     known_to_model: StrictBool = Field(False, description="schema 2: the model knows this patient")
+    units: FrameUnits | None = Field(None, description="schema 2: what the samples are")
 
     @field_validator("schema_", mode="before")
     @classmethod
@@ -128,11 +135,11 @@ class FrameMessage(_Input):
             raise PydanticCustomError(kind, msg)
         return value
 
-    @field_validator("known_to_model", mode="after")
+    @field_validator("known_to_model", "units", mode="after")
     @classmethod
-    def _needs_version_2(cls, value: bool, info: Any) -> bool:
+    def _needs_version_2(cls, value: Any, info: Any) -> Any:
         if value and info.data.get("schema_") == 1:
-            kind, msg = "extra_forbidden", "known_to_model needs schema 2"
+            kind, msg = "extra_forbidden", f"{info.field_name} needs schema 2"
             raise PydanticCustomError(kind, msg)
         return value
 

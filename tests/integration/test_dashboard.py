@@ -108,6 +108,12 @@ def test_dashboard_shows_and_updates_live_data(pipeline_settings: Callable[..., 
 
     state = page.evaluate("ecgDashboard.last")
     assert page.inner_text("#status") == "live"
+    # Legends name the series (no "--" placeholders); the time axis reads UTC, 24-hour.
+    legends = page.evaluate("Array.from(document.querySelectorAll('.u-legend'), e => e.innerText)")
+    assert legends and not any("--" in text for text in legends), legends
+    ticks = page.evaluate("ecgDashboard.charts.throughput.axes[0].values(ecgDashboard.charts"
+                          ".throughput, [1796300000])")
+    assert ticks == ["12:13:20"], ticks
     assert state["beats_scored"] == 2226 and state["anomalies"] > 0 and state["alerts"] > 0
     assert sum(p["beats"] for p in state["patients"]) == 2226 and len(state["patients"]) == 4
     assert float(page.inner_text("#beats-per-s")) >= 0

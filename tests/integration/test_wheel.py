@@ -30,6 +30,8 @@ scores = detector.score(np.zeros((2, 140), dtype=np.float32))
 data = {name: resources.files(pkg).joinpath(name)
         for pkg, name in [("stream.segmentation", "fiducial.json"),
                           ("stream.observe", "dashboard_static/index.html"),
+                          ("stream.board", "static/board.html"),
+                          ("stream.board", "static/patient.js"),
                           ("stream.infra", "pom.xml")]}
 print(json.dumps({
     "prefix": sys.prefix,

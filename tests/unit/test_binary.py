@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from stream.wire.binary import encode_beat, encode_frame, is_binary, parse_beat
 from stream.wire.decode import RawInput, decode_beat, decode_frame
-from stream.wire.encode import samples_json
+from stream.wire.encode import frame_json, samples_json
 from stream.wire.schemas import BeatMessage, DeadLetter, FrameMessage
 from stream.worker.scoring import pending_from_messages
 
@@ -156,15 +156,31 @@ def test_frame_version_2_declares_a_patient_the_model_knows() -> None:
     assert isinstance(plain, FrameMessage) and not plain.known_to_model and plain.schema_ == 1
     # A flag bit the layout does not define is refused; a version-2 beat does not exist.
     flags_at = 4 + 2 + 2 + 8 + 8 + 8 + 8
-    bad = value[:flags_at] + b"\x03" + value[flags_at + 1 :]
-    dead = decode_frame(raw(bad), 65536)
-    assert isinstance(dead, DeadLetter) and dead.reason == "invalid_value"
+    for flags in (b"\x11", b"\x0b", b"\x0d"):  # bit 4; units codes 5 and 6
+        bad = value[:flags_at] + flags + value[flags_at + 1 :]
+        dead = decode_frame(raw(bad), 65536)
+        assert isinstance(dead, DeadLetter) and dead.reason == "invalid_value", flags
     beat = encode_beat("p1", 0, BEAT, 1)
     dead = decode_beat(raw(beat[:4] + b"\x02" + beat[5:]), 65536)
     assert isinstance(dead, DeadLetter) and dead.reason == "unknown_schema"
 
 
+@pytest.mark.parametrize("units", ["mV", "uV", "V", "adc", None])
+@pytest.mark.parametrize("known", [False, True])
+def test_frames_state_their_units_in_both_encodings(units: str | None, known: bool) -> None:
+    binary = decode_frame(raw(encode_frame("p1", 3, 384, 250.0, BEAT[:64], 55, known, units)),
+                          65536)
+    text = decode_frame(raw(frame_json("p1", 3, 384, 250.0, BEAT[:64], 55, known, units)), 65536)
+    for message in (binary, text):
+        assert isinstance(message, FrameMessage), message
+        assert message.units == units and message.known_to_model is known
+        assert message.schema_ == (2 if units or known else 1)
+
+
 @pytest.mark.parametrize(("fields", "reason"), [
+    ({"schema": 2, "units": "mV"}, None),
+    ({"schema": 2, "units": "mv"}, "invalid_value"),
+    ({"schema": 1, "units": "mV"}, "unknown_field"),
     ({"schema": 2, "known_to_model": True}, None),
     ({"schema": 2}, None),
     ({"schema": 1, "known_to_model": False}, None),

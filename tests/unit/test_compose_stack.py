@@ -28,7 +28,7 @@ from stream.settings import Settings
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 COMPOSE = ROOT / "docker-compose.yml"
-SERVICES = {"kafka", "redis", "worker", "replay", "alerts", "prometheus", "grafana"}
+SERVICES = {"kafka", "redis", "worker", "replay", "alerts", "board", "prometheus", "grafana"}
 _METRIC = re.compile(r"\b(ecg_[a-z0-9_]+|up)\b")
 _SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"),
              "gauge": ("",), "info": ("_info",)}
@@ -116,6 +116,10 @@ def test_prometheus_scrapes_every_worker_and_the_alert_consumer(
     command = services["alerts"]["command"]
     alerts_port = command[command.index("--metrics-port") + 1]
     assert jobs["ecg-alerts"]["static_configs"][0]["targets"] == [f"alerts:{alerts_port}"]
+    command = services["board"]["command"]
+    board_port = command[command.index("--port") + 1]
+    assert jobs["ecg-board"]["static_configs"][0]["targets"] == [f"board:{board_port}"]
+    assert services["board"]["ports"] == [f"127.0.0.1:{board_port}:{board_port}"]
 
 
 def test_alerting_rules_pass_their_unit_tests() -> None:

@@ -32,6 +32,22 @@ def test_chunks_of_any_size_become_numbered_contiguous_frames() -> None:
     assert all(key == b"bed-1" for _, key, _ in producer.sent)
 
 
+def test_a_sender_states_its_units_and_refuses_unknown_ones() -> None:
+    producer = ListProducer()
+    SignalSender(producer, "signal", "bed-1", fs=250.0, frame_size=4, units="adc").send(
+        np.arange(8))
+    assert [(f["schema"], f["units"]) for f in frames(producer)] == [(2, "adc"), (2, "adc")]
+    plain = ListProducer()
+    SignalSender(plain, "signal", "bed-1", fs=250.0, frame_size=4).send(np.arange(4))
+    assert frames(plain)[0]["schema"] == 1 and "units" not in frames(plain)[0]
+    try:
+        SignalSender(plain, "signal", "bed-1", fs=250.0, units="millivolt")
+    except ValueError as exc:
+        assert "mV, uV, V, adc" in str(exc)
+    else:
+        raise AssertionError("unknown units accepted")
+
+
 def test_invalid_samples_are_a_gap_not_a_lost_frame() -> None:
     producer = ListProducer()
     sender = SignalSender(producer, "signal", "bed-1", fs=250.0, frame_size=50)
@@ -63,6 +79,9 @@ def test_record_replay_patients_offsets_and_manifest(tmp_path: Path) -> None:
     np.testing.assert_allclose(by_patient["patient-00001"],
                                -1000.0 * np.roll(np.arange(n), -500))
     assert report.beats_sent == 4 and report.samples_sent == 2 * n
+    # Every frame states the units it is sent in (schema 2), for the board's strip.
+    assert all(f["schema"] == 2 and f["units"] == "uV" and not f.get("known_to_model")
+               for f in sent)
     annotations, extents = read_annotations(tmp_path / "m.jsonl")
     got = sorted((a.patient, a.sample, a.symbol) for a in annotations)
     assert got == [("patient-00000", 100, "N"), ("patient-00000", 500, "V"),

@@ -10,8 +10,12 @@ const fmt = (x, digits = 1) => (x === null || x === undefined ? "–" : Number(x
 const clock = (ms) => new Date(ms).toISOString().slice(11, 19);
 const width = () => Math.max(360, Math.min(1100, document.body.clientWidth - 40));
 
+// Times in UTC, 24-hour, as in the tables; legends name the series (no hover values).
+const utc = (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC");
+
 function makeChart(id, title, series, extra = {}) {
-  const opts = Object.assign({ title, width: width(), height: 220, series }, extra);
+  const opts = Object.assign({ title, width: width(), height: 220, series, tzDate: utc,
+    legend: { live: false } }, extra);
   const empty = series.map(() => []);
   state.charts[id] = new uPlot(opts, empty, $(id));
   return state.charts[id];
@@ -31,11 +35,12 @@ function setupCharts() {
       fill: "#d62728" } },
   ], { scales: { x: { time: false } } });
   makeChart("throughput", "This worker: beats scored per second and consumer lag", [
-    {},
+    { label: "time (UTC)" },
     { label: "beats/s", stroke: "#2ca02c", width: 1.5 },
     { label: "anomalous/s", stroke: "#d62728" },
     { label: "lag (records)", stroke: "#9467bd", scale: "lag" },
-  ], { axes: [{}, {}, { scale: "lag", side: 1, grid: { show: false } }] });
+  ], { axes: [{ values: (u, splits) => splits.map((v) => clock(v * 1000)) }, {},
+    { scale: "lag", side: 1, grid: { show: false } }] });
 }
 
 function drawPatient(view) {

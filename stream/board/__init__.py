@@ -1,0 +1,1 @@
+"""The ward board: a service reading the output topics, serving every patient's state."""

@@ -1,0 +1,325 @@
+"""What the ward board shows: every patient's latest state, built from the output topics.
+
+Pure (no Kafka, no web server). :class:`Board` takes decoded records of ``ecg.scores``,
+``ecg.alerts``, ``ecg.events``, ``ecg.signal`` and ``ecg.beats`` in any order and answers
+:meth:`Board.overview` (one row per patient: state, heart rate, last anomaly, alert, learning)
+and :meth:`Board.patient_view` (one patient: the last seconds of signal in physical units with
+the beat marks, or in beat mode the last beats, and the patient's recent anomalies, alarms and
+events).
+
+Memory is bounded: at most ``max_patients`` patients (the least recently updated is dropped),
+each with a ring of ``strip_s`` seconds of signal (float32: 14 KB at 360 Hz and 10 s), its
+last ``marks`` beat marks, ``beats`` input beats (beat mode) and ``recent`` anomalies, alarms
+and events.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+TO_MV: dict[str, float] = {"mV": 1.0, "uV": 1e-3, "V": 1e3}
+"""Factor from a frame's physical units to millivolts; ADC counts have no fixed one."""
+STATE_ORDER = ("alarm", "technical", "anomaly", "stale", "learning", "normal", "waiting")
+"""Board order: clinical alarms first, then technical ones, recent anomalies, silent patients."""
+
+
+@dataclass
+class Strip:
+    """The last ``capacity`` samples of one patient's signal, a ring indexed by signal sample.
+
+    Frames may arrive late, twice or out of order: each lands at its own sample index; a
+    sample never received reads NaN (a gap), a frame older than the ring is ignored.
+    """
+
+    fs: float
+    units: str | None
+    capacity: int
+    end: int = 0  # signal index one past the newest sample held
+    values: NDArray[np.float32] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.values = np.full(self.capacity, np.nan, dtype=np.float32)
+
+    def add(self, start: int, samples: NDArray[np.float32]) -> None:
+        """Place ``samples`` (signal indices ``start`` on)."""
+        stop = start + samples.size
+        if stop <= self.end - self.capacity or samples.size == 0:
+            return
+        if stop > self.end:
+            cleared = np.arange(max(self.end, stop - self.capacity), stop)
+            self.values[cleared % self.capacity] = np.nan
+            self.end = stop
+        lo = max(start, self.end - self.capacity)
+        self.values[np.arange(lo, stop) % self.capacity] = samples[lo - start:]
+
+    def window(self) -> tuple[int, NDArray[np.float32]]:
+        """(signal index of the first value, the values in signal order, NaN where missing)."""
+        first = max(0, self.end - self.capacity)
+        return first, self.values[np.arange(first, self.end) % self.capacity]
+
+
+@dataclass
+class _Patient:
+    patient: str
+    marks: deque[dict[str, Any]]
+    beats: deque[dict[str, Any]]
+    anomaly_log: deque[dict[str, Any]]
+    alarm_log: deque[dict[str, Any]]
+    event_log: deque[dict[str, Any]]
+    heart_rates: deque[float]
+    mode: str | None = None
+    scored: int = 0
+    anomalies: int = 0
+    alarms: int = 0
+    last_score_ms: int | None = None
+    updated_ms: int = 0
+    judged_by: str | None = None
+    learning_beats: int = 0
+    degraded: bool = False
+    worker: str = ""
+    model_version: str = ""
+    conditions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    strip: Strip | None = None
+
+
+def _age_s(now_ms: int, then_ms: int | None) -> float | None:
+    return None if then_ms is None else round(max(0, now_ms - then_ms) / 1000, 1)
+
+
+def _number(value: Any) -> float | None:
+    """A finite float, or None (JSON null, a missing field, NaN)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+@dataclass
+class Board:
+    """Every patient's latest state, from the records of the output topics.
+
+    ``alarm_hold_s``: an alarm shows as the patient's state this long after it was raised
+    (the alert consumer's cool-down: it raises no second alarm of a kind within it).
+    ``anomaly_hold_s``: likewise for the last anomalous beat. ``stale_s``: a patient with no
+    scored beat for this long (while others arrive) shows as silent.
+    """
+
+    strip_s: float = 10.0
+    max_patients: int = 10_000
+    marks: int = 64
+    beats: int = 8
+    recent: int = 20
+    alarm_hold_s: float = 60.0
+    anomaly_hold_s: float = 60.0
+    stale_s: float = 10.0
+    learning_s: float = 300.0
+    records: dict[str, int] = field(default_factory=dict)
+    _patients: OrderedDict[str, _Patient] = field(default_factory=OrderedDict, repr=False)
+
+    def __len__(self) -> int:
+        return len(self._patients)
+
+    def _get(self, patient: str, now_ms: int) -> _Patient:
+        state = self._patients.get(patient)
+        if state is None:
+            state = _Patient(patient, deque(maxlen=self.marks), deque(maxlen=self.beats),
+                             deque(maxlen=self.recent), deque(maxlen=self.recent),
+                             deque(maxlen=self.recent), deque(maxlen=8))
+            self._patients[patient] = state
+            while len(self._patients) > self.max_patients:
+                self._patients.popitem(last=False)
+        else:
+            self._patients.move_to_end(patient)
+        state.updated_ms = now_ms
+        return state
+
+    def _count(self, topic: str) -> None:
+        self.records[topic] = self.records.get(topic, 0) + 1
+
+    def take_score(self, record: dict[str, Any], now_ms: int) -> None:
+        """One ``ecg.scores`` record (a :class:`~stream.wire.schemas.ScoreRecord` as JSON)."""
+        self._count("scores")
+        state = self._get(str(record["patient"]), now_ms)
+        published = int(record.get("published_ms") or now_ms)
+        state.mode = record.get("mode") or state.mode
+        state.scored += 1
+        state.last_score_ms = max(state.last_score_ms or 0, published)
+        state.judged_by = record.get("judged_by") or state.judged_by
+        state.learning_beats += state.judged_by == "learning"
+        state.degraded = bool(record.get("degraded"))
+        state.worker = str(record.get("worker") or "")
+        state.model_version = str(record.get("model_version") or "")
+        rate = _number(record.get("heart_rate_bpm"))
+        if rate is not None:
+            state.heart_rates.append(rate)
+        sample = record.get("fiducial_sample")
+        if sample is None:
+            sample = record.get("onset_sample")
+        mark = {"seq": record.get("seq"), "sample": sample, "anomalous": bool(
+            record.get("anomalous")), "reason": record.get("anomaly_reason"),
+            "score": _number(record.get("score")), "published_ms": published,
+            "heart_rate_bpm": rate, "premature": record.get("premature")}
+        state.marks.append(mark)
+        if mark["anomalous"]:
+            state.anomalies += 1
+            state.anomaly_log.append(mark)
+
+    def take_alert(self, record: dict[str, Any], now_ms: int) -> None:
+        """One ``ecg.alerts`` record (an :class:`~stream.wire.schemas.Alert` as JSON)."""
+        self._count("alerts")
+        state = self._get(str(record["patient"]), now_ms)
+        state.alarms += 1
+        state.alarm_log.append({
+            "kind": str(record.get("kind") or "anomaly_run"),
+            "category": str(record.get("category") or "clinical"),
+            "raised_ms": int(record.get("raised_ms") or now_ms),
+            "heart_rate_bpm": _number(record.get("heart_rate_bpm")),
+            "detail": str(record.get("detail") or ""),
+            "first_seq": record.get("first_seq"), "last_seq": record.get("last_seq")})
+
+    def take_event(self, record: dict[str, Any], now_ms: int) -> None:
+        """One ``ecg.events`` record (a :class:`~stream.wire.schemas.SignalEvent` as JSON)."""
+        self._count("events")
+        state = self._get(str(record["patient"]), now_ms)
+        kind, phase = str(record.get("kind")), record.get("phase")
+        event = {"kind": kind, "category": str(record.get("category") or "technical"),
+                 "phase": phase, "published_ms": int(record.get("published_ms") or now_ms),
+                 "duration_ms": _number(record.get("duration_ms")),
+                 "at_sample": record.get("at_sample"), "detail": str(record.get("detail") or "")}
+        state.event_log.append(event)
+        if phase == "start":
+            state.conditions[kind] = event
+        else:
+            state.conditions.pop(kind, None)
+
+    def take_frame(self, patient: str, start: int, fs: float, units: str | None,
+                   samples: NDArray[np.float32], now_ms: int) -> None:
+        """One ``ecg.signal`` frame (already decoded and validated)."""
+        self._count("signal")
+        state = self._get(patient, now_ms)
+        strip = state.strip
+        if strip is None or strip.fs != fs or strip.units != units:
+            strip = state.strip = Strip(fs, units, max(1, round(self.strip_s * fs)))
+        strip.add(start, samples)
+
+    def take_beat(self, patient: str, seq: int, samples: NDArray[np.float32],
+                  now_ms: int) -> None:
+        """One ``ecg.beats`` input beat (beat mode has no signal: the board shows its beats)."""
+        self._count("beats")
+        state = self._get(patient, now_ms)
+        state.beats.append({"seq": seq, "samples": samples})
+
+    # Views --------------------------------------------------------------------------------
+
+    def _state(self, p: _Patient, now_ms: int, newest_ms: int | None
+               ) -> tuple[str, str, dict[str, Any] | None]:
+        """(state, its text, the alarm in force or None) of one patient at ``now_ms``."""
+        held = [a for a in p.alarm_log if now_ms - a["raised_ms"] <= self.alarm_hold_s * 1000]
+        clinical = [a for a in held if a["category"] == "clinical"]
+        technical = [a for a in held if a["category"] != "clinical"]
+        if clinical:
+            return "alarm", clinical[-1]["kind"].replace("_", " "), clinical[-1]
+        conditions = [c for c in p.conditions.values() if c["category"] != "clinical"]
+        if conditions or technical:
+            kind = conditions[-1]["kind"] if conditions else technical[-1]["kind"]
+            return "technical", kind.replace("_", " "), technical[-1] if technical else None
+        last = p.anomaly_log[-1] if p.anomaly_log else None
+        if last is not None and now_ms - last["published_ms"] <= self.anomaly_hold_s * 1000:
+            return "anomaly", f"anomalous beat ({last['reason'] or 'model'})", None
+        if p.last_score_ms is None:
+            return "waiting", "no beat scored yet", None
+        silent_s = (now_ms - p.last_score_ms) / 1000
+        if (silent_s > self.stale_s and newest_ms is not None
+                and newest_ms - p.last_score_ms > self.stale_s * 1000):
+            return "stale", f"no beat for {silent_s:.0f} s", None
+        if p.judged_by == "learning":
+            return "learning", "learning its normal", None
+        return "normal", "normal", None
+
+    def _row(self, p: _Patient, now_ms: int, newest_ms: int | None) -> dict[str, Any]:
+        state, text, alarm = self._state(p, now_ms, newest_ms)
+        last = p.anomaly_log[-1] if p.anomaly_log else None
+        rates = list(p.heart_rates)
+        return {
+            "patient": p.patient, "state": state, "state_text": text,
+            "heart_rate_bpm": round(float(np.median(rates)), 1) if rates else None,
+            "mode": p.mode, "beats": p.scored, "anomalies": p.anomalies, "alarms": p.alarms,
+            "learning": p.judged_by == "learning", "judged_by": p.judged_by,
+            "learning_beats": p.learning_beats,
+            "last_beat_ms": p.last_score_ms, "last_beat_age_s": _age_s(now_ms, p.last_score_ms),
+            "last_anomaly": None if last is None else {
+                "seq": last["seq"], "reason": last["reason"], "published_ms": last["published_ms"],
+                "age_s": _age_s(now_ms, last["published_ms"])},
+            "alarm": None if alarm is None else {**alarm, "age_s": _age_s(now_ms,
+                                                                          alarm["raised_ms"])},
+            "last_alarm": p.alarm_log[-1] if p.alarm_log else None,
+            "conditions": sorted(p.conditions), "degraded": p.degraded, "worker": p.worker,
+            "units": None if p.strip is None else p.strip.units,
+        }
+
+    def overview(self, now_ms: int) -> dict[str, Any]:
+        """Every patient's row, most urgent first; counts of patients by state."""
+        scored = [p.last_score_ms for p in self._patients.values() if p.last_score_ms]
+        newest = max(scored) if scored else None
+        rows = [self._row(p, now_ms, newest) for p in self._patients.values()]
+        rank = {name: i for i, name in enumerate(STATE_ORDER)}
+        rows.sort(key=lambda r: (rank[r["state"]], r["patient"]))
+        by_state = {name: 0 for name in STATE_ORDER}
+        for row in rows:
+            by_state[row["state"]] += 1
+        models = sorted({p.model_version for p in self._patients.values() if p.model_version})
+        return {"time_ms": now_ms, "patients": rows, "by_state": by_state,
+                "newest_beat_ms": newest, "records": dict(self.records), "models": models,
+                "learning_s": self.learning_s, "alarm_hold_s": self.alarm_hold_s}
+
+    def patient_view(self, patient: str, now_ms: int) -> dict[str, Any] | None:
+        """One patient: the row, the strip with beat marks (or the beats), recent history."""
+        p = self._patients.get(patient)
+        if p is None:
+            return None
+        scored = [q.last_score_ms for q in self._patients.values() if q.last_score_ms]
+        view: dict[str, Any] = {
+            "row": self._row(p, now_ms, max(scored) if scored else None),
+            "anomalies": list(p.anomaly_log)[::-1], "alarms": list(p.alarm_log)[::-1],
+            "events": list(p.event_log)[::-1], "strip": None, "beats": []}
+        if p.strip is not None:
+            view["strip"] = _strip_view(p.strip, list(p.marks))
+        if p.beats:
+            marks = {m["seq"]: m for m in p.marks}
+            view["beats"] = [{"seq": b["seq"], "samples": np.round(b["samples"], 4).tolist(),
+                              **({k: marks[b["seq"]][k] for k in ("anomalous", "score", "reason")}
+                                 if b["seq"] in marks else {"anomalous": None, "score": None,
+                                                             "reason": None})}
+                             for b in p.beats]
+        return view
+
+
+def unit_label(units: str | None) -> tuple[str, float | None]:
+    """(axis label, factor to it): millivolts for physical units, else the units as they are."""
+    if units in TO_MV:
+        return "mV", TO_MV[units]
+    if units == "adc":
+        return "ADC counts", 1.0
+    return "signal units (not stated by the source)", 1.0
+
+
+def _strip_view(strip: Strip, marks: list[dict[str, Any]]) -> dict[str, Any]:
+    """The strip as the patient page draws it: seconds, values in mV (when physical), marks."""
+    first, values = strip.window()
+    label, factor = unit_label(strip.units)
+    scaled = values.astype(np.float64) * (factor or 1.0)
+    in_strip = [m for m in marks if isinstance(m["sample"], int)
+                and first <= m["sample"] < strip.end]
+    return {
+        "fs": strip.fs, "units": strip.units, "axis": label, "first_sample": first,
+        "end_sample": strip.end, "t0_s": first / strip.fs,
+        "values": [None if math.isnan(v) else round(v, 4) for v in scaled.tolist()],
+        "marks": [{**m, "t_s": m["sample"] / strip.fs,
+                   "value": None if math.isnan(scaled[m["sample"] - first])
+                   else round(float(scaled[m["sample"] - first]), 4)} for m in in_strip],
+    }
