@@ -76,17 +76,20 @@ class BoardFeed:
                 self.counts.newest_record_ms = max(self.counts.newest_record_ms or 0, stamp)
             try:
                 self._take_one(kind, message, now, limit)
-            except (ValueError, TypeError, KeyError) as exc:
+            except Exception as exc:  # noqa: BLE001 - one record never stops the board
                 self.counts.invalid[kind] += 1
                 log.debug("board: skipped %s record %s[%d]@%d: %s", kind, message.topic,
                           message.partition, message.offset, exc)
 
     def _take_one(self, kind: str, message: Any, now: int, limit: int) -> None:
-        """One record to the board; ValueError (or TypeError, KeyError) when unreadable."""
+        """One record to the board; an exception when it cannot be read."""
         if kind == "signal":
             frame = decode_frame(_raw(message), limit)
             if not isinstance(frame, FrameMessage):
                 raise ValueError(frame.reason)
+            if not self.settings.min_sampling_rate <= frame.fs <= self.settings.max_sampling_rate:
+                msg = f"fs {frame.fs} outside the sampling rates the worker segments"
+                raise ValueError(msg)
             self.board.take_frame(frame.patient, frame.start_sample, frame.fs, frame.units,
                                   np.asarray(frame.samples, np.float32), now)
         elif kind == "beats":
@@ -117,7 +120,7 @@ class BoardFeed:
         new = wanted - self._assigned
         if not new:
             return
-        kept = {tp: await consumer.position(tp) for tp in self._assigned}
+        kept = {tp: await consumer.position(tp) for tp in self._assigned & wanted}
         consumer.assign(sorted(wanted))
         for tp, offset in kept.items():
             consumer.seek(tp, offset)

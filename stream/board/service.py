@@ -16,6 +16,8 @@ from stream.settings import Settings
 from stream.signals import SIGNALS, interruption
 
 log = logging.getLogger(__name__)
+MIN_ALARM_HOLD_S = 30.0
+"""An alarm shows as the patient's state for the alert cool-down, but at least this long."""
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,8 @@ def board_url(settings: Settings, port: int) -> str:
 def make_board(settings: Settings, opts: BoardOptions) -> Board:
     """The board's state with the alarm hold and learning period of these settings."""
     return Board(strip_s=opts.strip_s, max_patients=opts.max_patients,
-                 alarm_hold_s=settings.alert_cooldown_s, learning_s=settings.learning_s)
+                 alarm_hold_s=max(settings.alert_cooldown_s, MIN_ALARM_HOLD_S),
+                 learning_s=settings.learning_s)
 
 
 async def serve(settings: Settings, opts: BoardOptions,
@@ -57,13 +60,15 @@ async def serve(settings: Settings, opts: BoardOptions,
 
     for signum in SIGNALS:
         loop.add_signal_handler(signum, on_signal, signum)
-    runner = web.AppRunner(make_app(views, settings.web_token), access_log=None)
+    runner = web.AppRunner(make_app(views, settings.web_token), access_log=None,
+                           shutdown_timeout=5.0)
     await runner.setup()
     try:
         await web.TCPSite(runner, settings.bind_host, opts.port).start()
         reader = asyncio.create_task(feed.run(stop))
         ready = asyncio.create_task(feed.ready.wait())
         await asyncio.wait({reader, ready}, return_when=asyncio.FIRST_COMPLETED)
+        ready.cancel()
         if reader.done():
             reader.result()  # the reader failed before it was ready: raise its error
         on_ready(board_url(settings, opts.port), feed)

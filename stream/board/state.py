@@ -23,6 +23,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+MAX_INT = 2**63 - 1
+CONDITION_GRACE_MS = 2000
+"""A pause, lead off or signal lost is over once a beat is scored this long after it began."""
+RESTART_STRIPS = 6
+"""A frame this many strip lengths before the strip's end is the source starting again
+(a restarted producer numbers its samples from 0 again), not a late frame: a new strip."""
+
 TO_MV: dict[str, float] = {"mV": 1.0, "uV": 1e-3, "V": 1e3}
 """Factor from a frame's physical units to millivolts; ADC counts have no fixed one."""
 STATE_ORDER = ("alarm", "technical", "anomaly", "stale", "learning", "normal", "waiting")
@@ -93,10 +100,35 @@ def _age_s(now_ms: int, then_ms: int | None) -> float | None:
 
 
 def _number(value: Any) -> float | None:
-    """A finite float, or None (JSON null, a missing field, NaN)."""
+    """A finite float, or None (JSON null, a missing field, NaN, infinity, a huge integer)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value) if math.isfinite(value) else None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _int(value: Any) -> int | None:
+    """An integer within 0..2**63-1, or None (the records' counts and sample indices)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INT:
+        return None
+    return value
+
+
+def _text(value: Any, limit: int = 300) -> str | None:
+    """A string cut to ``limit`` characters, or None."""
+    return value[:limit] if isinstance(value, str) else None
+
+
+def _ms(value: Any, now_ms: int) -> int:
+    """A record's wall-clock time in ms, or ``now_ms`` when absent or over an hour ahead.
+
+    So no record holds a state forever or breaks the page's clock.
+    """
+    stamp = _int(value)
+    return stamp if stamp is not None and stamp <= now_ms + 3_600_000 else now_ms
 
 
 @dataclass
@@ -106,7 +138,7 @@ class Board:
     ``alarm_hold_s``: an alarm shows as the patient's state this long after it was raised
     (the alert consumer's cool-down: it raises no second alarm of a kind within it).
     ``anomaly_hold_s``: likewise for the last anomalous beat. ``stale_s``: a patient with no
-    scored beat for this long (while others arrive) shows as silent.
+    scored beat for this long (by the board's clock) shows as silent.
     """
 
     strip_s: float = 10.0
@@ -145,25 +177,32 @@ class Board:
         """One ``ecg.scores`` record (a :class:`~stream.wire.schemas.ScoreRecord` as JSON)."""
         self._count("scores")
         state = self._get(str(record["patient"]), now_ms)
-        published = int(record.get("published_ms") or now_ms)
-        state.mode = record.get("mode") or state.mode
+        published = _ms(record.get("published_ms"), now_ms)
+        state.mode = _text(record.get("mode"), 16) or state.mode
         state.scored += 1
         state.last_score_ms = max(state.last_score_ms or 0, published)
-        state.judged_by = record.get("judged_by") or state.judged_by
+        state.judged_by = _text(record.get("judged_by"), 16) or state.judged_by
         state.learning_beats += state.judged_by == "learning"
-        state.degraded = bool(record.get("degraded"))
-        state.worker = str(record.get("worker") or "")
-        state.model_version = str(record.get("model_version") or "")
+        state.degraded = record.get("degraded") is True
+        state.worker = _text(record.get("worker"), 128) or ""
+        state.model_version = _text(record.get("model_version"), 128) or ""
         rate = _number(record.get("heart_rate_bpm"))
         if rate is not None:
             state.heart_rates.append(rate)
-        sample = record.get("fiducial_sample")
+        sample = _int(record.get("fiducial_sample"))
         if sample is None:
-            sample = record.get("onset_sample")
-        mark = {"seq": record.get("seq"), "sample": sample, "anomalous": bool(
-            record.get("anomalous")), "reason": record.get("anomaly_reason"),
-            "score": _number(record.get("score")), "published_ms": published,
-            "heart_rate_bpm": rate, "premature": record.get("premature")}
+            sample = _int(record.get("onset_sample"))
+        premature = record.get("premature")
+        mark = {"seq": _int(record.get("seq")), "sample": sample,
+                "anomalous": record.get("anomalous") is True,
+                "reason": _text(record.get("anomaly_reason"), 16),
+                "score": _number(record.get("score")), "published_ms": published,
+                "heart_rate_bpm": rate,
+                "premature": premature if isinstance(premature, bool) else None}
+        # A beat scored after a condition began ends it, even if its end event was lost.
+        for kind, condition in list(state.conditions.items()):
+            if published > condition["published_ms"] + CONDITION_GRACE_MS:
+                del state.conditions[kind]
         state.marks.append(mark)
         if mark["anomalous"]:
             state.anomalies += 1
@@ -173,24 +212,28 @@ class Board:
         """One ``ecg.alerts`` record (an :class:`~stream.wire.schemas.Alert` as JSON)."""
         self._count("alerts")
         state = self._get(str(record["patient"]), now_ms)
-        state.alarms += 1
-        state.alarm_log.append({
-            "kind": str(record.get("kind") or "anomaly_run"),
-            "category": str(record.get("category") or "clinical"),
-            "raised_ms": int(record.get("raised_ms") or now_ms),
+        alarm = {
+            "kind": _text(record.get("kind"), 32) or "anomaly_run",
+            "category": "technical" if record.get("category") == "technical" else "clinical",
+            "raised_ms": _ms(record.get("raised_ms"), now_ms),
             "heart_rate_bpm": _number(record.get("heart_rate_bpm")),
-            "detail": str(record.get("detail") or ""),
-            "first_seq": record.get("first_seq"), "last_seq": record.get("last_seq")})
+            "detail": _text(record.get("detail")) or "",
+            "first_seq": _int(record.get("first_seq")), "last_seq": _int(record.get("last_seq"))}
+        state.alarms += 1
+        state.alarm_log.append(alarm)
 
     def take_event(self, record: dict[str, Any], now_ms: int) -> None:
         """One ``ecg.events`` record (a :class:`~stream.wire.schemas.SignalEvent` as JSON)."""
         self._count("events")
         state = self._get(str(record["patient"]), now_ms)
-        kind, phase = str(record.get("kind")), record.get("phase")
-        event = {"kind": kind, "category": str(record.get("category") or "technical"),
-                 "phase": phase, "published_ms": int(record.get("published_ms") or now_ms),
+        kind = _text(record.get("kind"), 32) or "event"
+        phase = "start" if record.get("phase") == "start" else "end"
+        event = {"kind": kind,
+                 "category": "clinical" if record.get("category") == "clinical" else "technical",
+                 "phase": phase, "published_ms": _ms(record.get("published_ms"), now_ms),
                  "duration_ms": _number(record.get("duration_ms")),
-                 "at_sample": record.get("at_sample"), "detail": str(record.get("detail") or "")}
+                 "at_sample": _int(record.get("at_sample")),
+                 "detail": _text(record.get("detail")) or ""}
         state.event_log.append(event)
         if phase == "start":
             state.conditions[kind] = event
@@ -203,12 +246,13 @@ class Board:
         self._count("signal")
         state = self._get(patient, now_ms)
         strip = state.strip
-        if strip is None or strip.fs != fs or strip.units != units:
+        if (strip is None or strip.fs != fs or strip.units != units
+                or start + samples.size <= strip.end - RESTART_STRIPS * strip.capacity):
             strip = state.strip = Strip(fs, units, max(1, round(self.strip_s * fs)))
         strip.add(start, samples)
 
     def take_beat(self, patient: str, seq: int, samples: NDArray[np.float32],
-                  now_ms: int) -> None:
+                  now_ms: int) -> None:  # seq: a validated BeatMessage's
         """One ``ecg.beats`` input beat (beat mode has no signal: the board shows its beats)."""
         self._count("beats")
         state = self._get(patient, now_ms)
@@ -216,14 +260,16 @@ class Board:
 
     # Views --------------------------------------------------------------------------------
 
-    def _state(self, p: _Patient, now_ms: int, newest_ms: int | None
-               ) -> tuple[str, str, dict[str, Any] | None]:
+    def _state(self, p: _Patient, now_ms: int) -> tuple[str, str, dict[str, Any] | None]:
         """(state, its text, the alarm in force or None) of one patient at ``now_ms``."""
         held = [a for a in p.alarm_log if now_ms - a["raised_ms"] <= self.alarm_hold_s * 1000]
         clinical = [a for a in held if a["category"] == "clinical"]
         technical = [a for a in held if a["category"] != "clinical"]
         if clinical:
             return "alarm", clinical[-1]["kind"].replace("_", " "), clinical[-1]
+        ongoing = [c for c in p.conditions.values() if c["category"] == "clinical"]
+        if ongoing:  # a pause under way (its asystole alarm, if any, held above)
+            return "alarm", ongoing[-1]["kind"].replace("_", " "), None
         conditions = [c for c in p.conditions.values() if c["category"] != "clinical"]
         if conditions or technical:
             kind = conditions[-1]["kind"] if conditions else technical[-1]["kind"]
@@ -234,15 +280,14 @@ class Board:
         if p.last_score_ms is None:
             return "waiting", "no beat scored yet", None
         silent_s = (now_ms - p.last_score_ms) / 1000
-        if (silent_s > self.stale_s and newest_ms is not None
-                and newest_ms - p.last_score_ms > self.stale_s * 1000):
+        if silent_s > self.stale_s:
             return "stale", f"no beat for {silent_s:.0f} s", None
         if p.judged_by == "learning":
             return "learning", "learning its normal", None
         return "normal", "normal", None
 
-    def _row(self, p: _Patient, now_ms: int, newest_ms: int | None) -> dict[str, Any]:
-        state, text, alarm = self._state(p, now_ms, newest_ms)
+    def _row(self, p: _Patient, now_ms: int) -> dict[str, Any]:
+        state, text, alarm = self._state(p, now_ms)
         last = p.anomaly_log[-1] if p.anomaly_log else None
         rates = list(p.heart_rates)
         return {
@@ -266,7 +311,7 @@ class Board:
         """Every patient's row, most urgent first; counts of patients by state."""
         scored = [p.last_score_ms for p in self._patients.values() if p.last_score_ms]
         newest = max(scored) if scored else None
-        rows = [self._row(p, now_ms, newest) for p in self._patients.values()]
+        rows = [self._row(p, now_ms) for p in self._patients.values()]
         rank = {name: i for i, name in enumerate(STATE_ORDER)}
         rows.sort(key=lambda r: (rank[r["state"]], r["patient"]))
         by_state = {name: 0 for name in STATE_ORDER}
@@ -274,7 +319,8 @@ class Board:
             by_state[row["state"]] += 1
         models = sorted({p.model_version for p in self._patients.values() if p.model_version})
         return {"time_ms": now_ms, "patients": rows, "by_state": by_state,
-                "newest_beat_ms": newest, "records": dict(self.records), "models": models,
+                "newest_beat_ms": newest, "newest_beat_age_s": _age_s(now_ms, newest),
+                "records": dict(self.records), "models": models,
                 "learning_s": self.learning_s, "alarm_hold_s": self.alarm_hold_s}
 
     def patient_view(self, patient: str, now_ms: int) -> dict[str, Any] | None:
@@ -282,9 +328,8 @@ class Board:
         p = self._patients.get(patient)
         if p is None:
             return None
-        scored = [q.last_score_ms for q in self._patients.values() if q.last_score_ms]
         view: dict[str, Any] = {
-            "row": self._row(p, now_ms, max(scored) if scored else None),
+            "row": self._row(p, now_ms),
             "anomalies": list(p.anomaly_log)[::-1], "alarms": list(p.alarm_log)[::-1],
             "events": list(p.event_log)[::-1], "strip": None, "beats": []}
         if p.strip is not None:

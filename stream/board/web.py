@@ -17,6 +17,7 @@ Snapshots are built at most once per interval and query, whatever the number of 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -65,6 +66,7 @@ class Views:
     def __init__(self, board: Board, feed: BoardFeed, interval_s: float) -> None:
         self.board, self.feed, self.interval_s = board, feed, interval_s
         self._cache: dict[tuple[str, ...], tuple[float, dict[str, Any]]] = {}
+        self.closing = asyncio.Event()  # set at shutdown: event streams end at once
 
     def _cached(self, key: tuple[str, ...], build: Callable[[], dict[str, Any]]
                 ) -> dict[str, Any]:
@@ -72,7 +74,7 @@ class Views:
         now = time.monotonic()
         if hit is not None and now - hit[0] < self.interval_s / 2:
             return hit[1]
-        if len(self._cache) > 256:
+        if len(self._cache) > 32:
             self._cache.clear()
         value = build()
         self._cache[key] = (now, value)
@@ -99,7 +101,10 @@ class Views:
 
     def _feed(self) -> dict[str, Any]:
         c = self.feed.counts
-        return {"read": c.read, "invalid": c.invalid, "lag": c.lag, "partitions": c.partitions}
+        newest = c.newest_record_ms
+        return {"read": c.read, "invalid": c.invalid, "lag": c.lag, "partitions": c.partitions,
+                "newest_record_age_s": None if newest is None
+                else round(max(0, _now_ms() - newest) / 1000, 1)}
 
 
 class BoardCollector(Collector):
@@ -139,17 +144,18 @@ def _query_limit(request: web.Request) -> tuple[str, int]:
 
 
 async def _events(request: web.Request, snapshot: Callable[[], dict[str, Any]],
-                  interval_s: float) -> web.StreamResponse:
-    """Server-sent events: a snapshot now, then one every ``interval_s``."""
+                  views: Views) -> web.StreamResponse:
+    """Server-sent events: a snapshot now, then one every interval, until shutdown."""
     response = web.StreamResponse(headers={**HEADERS, "Content-Type": "text/event-stream"})
     await response.prepare(request)
     deadline = time.monotonic() + STREAM_LIFETIME_S
     try:
         await response.write(b"retry: 1000\n\n")
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not views.closing.is_set():
             payload = json.dumps(snapshot(), separators=(",", ":"), allow_nan=False)
             await response.write(f"data: {payload}\n\n".encode())
-            await asyncio.sleep(interval_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(views.closing.wait(), views.interval_s)
     except (ConnectionResetError, asyncio.CancelledError):
         log.debug("board event stream closed by the client or at shutdown")
     return response
@@ -197,7 +203,7 @@ def make_app(views: Views, token: SecretStr | None) -> web.Application:
 
     async def board_events(request: web.Request) -> web.StreamResponse:
         query, limit = _query_limit(request)
-        return await _events(request, lambda: views.overview(query, limit), views.interval_s)
+        return await _events(request, lambda: views.overview(query, limit), views)
 
     def _patient_id(request: web.Request) -> str:
         patient = request.query.get("id", "")
@@ -210,13 +216,14 @@ def make_app(views: Views, token: SecretStr | None) -> web.Application:
 
     async def patient_events(request: web.Request) -> web.StreamResponse:
         patient = _patient_id(request)
-        return await _events(request, lambda: views.patient(patient), views.interval_s)
+        return await _events(request, lambda: views.patient(patient), views)
 
     @routes.get("/health")
     async def health(request: web.Request) -> web.StreamResponse:
         counts = views.feed.counts
         ready = views.feed.ready.is_set()
         body = {"status": "ok" if ready else "starting", "partitions": counts.partitions,
+                "newest_record_ms": counts.newest_record_ms,
                 "lag": counts.lag, "patients": len(views.board)}
         return web.json_response(body, status=200 if ready else 503)
 
@@ -228,7 +235,11 @@ def make_app(views: Views, token: SecretStr | None) -> web.Application:
         return web.Response(body=generate_latest(registry),
                             headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})
 
+    async def closing(app: web.Application) -> None:
+        views.closing.set()
+
     app = web.Application()
+    app.on_shutdown.append(closing)
     app.add_routes(routes)
     app.router.add_get("/board/", page("board.html"))
     app.router.add_get("/board/patient", page("patient.html"))

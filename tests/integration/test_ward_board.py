@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ from tests.unit.test_web_access import _listening_addresses
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("require_data")]
 PATIENTS = 200
+STRIP_S = 10
 BEAT_PATIENTS = [f"beats-{i}" for i in range(4)]
 
 
@@ -106,6 +108,19 @@ def _wait_line(log: Path, text: str, proc: subprocess.Popen, timeout: float = 60
     pytest.fail(f"no {text!r} in {log}: {log.read_text()}")
 
 
+def _snapshot(port: int, ready: Callable[[dict[str, Any]], bool],
+              timeout: float = 30) -> dict[str, Any]:
+    """The board's JSON snapshot once ``ready`` says so."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/board/snapshot",  # noqa: S310
+                                    timeout=5) as response:
+            snap: dict[str, Any] = json.loads(response.read())
+        if ready(snap) or time.monotonic() > deadline:
+            return snap
+        time.sleep(0.5)
+
+
 def _send_beats(settings: Settings, beats: np.ndarray, stop: threading.Event) -> None:
     """ECG5000 anomalous beats to the 4 beat-mode patients, 5 beats/s each, until stopped."""
     producer = KafkaProducer(**kafka_python_config(settings), linger_ms=5)
@@ -154,7 +169,8 @@ def test_board_shows_every_patient_and_a_strip_in_millivolts(
     workers(settings, 1)
     alerts = services(["alerts", "--publish", "--json", "--group",
                        settings.worker_group + "-alerts"], settings, "alerts")
-    board = services(["board", "--port", str(port)], settings, "board")
+    board = services(["board", "--port", str(port), "--strip-seconds", str(STRIP_S)],
+                     settings, "board")
     ready = _wait_line(tmp_path / "board.log", "board ready: ", board)
     assert f"http://127.0.0.1:{port}/board/" in ready, ready
     assert _listening_addresses(port) == {"127.0.0.1"}  # loopback unless ECG_BIND_HOST says
@@ -192,33 +208,47 @@ def test_board_shows_every_patient_and_a_strip_in_millivolts(
         pid = patient_id(0)
         page.goto(f"http://127.0.0.1:{port}/board/patient?id={pid}")
         page.wait_for_function("ecgPatient.last && ecgPatient.last.strip &&"
-                               " ecgPatient.last.strip.values.length >= 3500", timeout=30_000)
-        # Beats are marked once the worker has scored them: the signal's last seconds may
-        # still be on their way through the worker (its lag is printed below).
-        page.wait_for_function("ecgPatient.last.strip.marks.length >= 4", timeout=30_000)
+                               f" ecgPatient.last.strip.values.length >= {STRIP_S * 350}",
+                               timeout=30_000)
         first = page.evaluate("ecgPatient.last.strip")
         # It moves on with the patient's next frame (one a second here) within 2 s.
         page.wait_for_function(f"ecgPatient.last.strip.end_sample > {first['end_sample']}",
                                timeout=3_000)
-        strip = page.evaluate("ecgPatient.last.strip")
-        behind_s = (strip["end_sample"] - strip["marks"][-1]["sample"]) / strip["fs"]
-        drawn = page.evaluate("ecgPatient.chart.data[1].length")
-        axis = page.evaluate("ecgPatient.chart.axes[1].label")
-        page.screenshot(path=str(_artifacts() / "board-patient.png"), full_page=True)
+        live = page.evaluate("ecgPatient.last.strip")
+        behind_s = (live["end_sample"] - max([m["sample"] for m in live["marks"]],
+                                             default=live["first_sample"])) / live["fs"]
         page.goto(f"http://127.0.0.1:{port}/board/patient?id=beats-0")
         page.wait_for_function("ecgPatient.last && ecgPatient.last.beats.length >= 4 &&"
                                " ecgPatient.chart.data[2].some(v => v !== null)", timeout=15_000)
         beats_view = page.evaluate("ecgPatient.last")
         page.screenshot(path=str(_artifacts() / "board-patient-beats.png"), full_page=True)
+        # A board started now opens with the recent state (its look back), not empty.
+        late_port = free_port()
+        late = services(["board", "--port", str(late_port)], settings, "board-late")
+        _wait_line(tmp_path / "board-late.log", "board ready: ", late)
+        late_state = _snapshot(late_port, lambda snap: snap["total"] >= board_state["total"])
+
     finally:
         stop.set()
         beat_sender.join()
         replay.join()
+    # The replay over, the worker catches up: the strip (the signal's last seconds) gets every
+    # beat marked. (While it ran, the marks trailed the signal by the worker's lag.)
+    page.goto(f"http://127.0.0.1:{port}/board/patient?id={pid}")
+    page.wait_for_function("ecgPatient.last && ecgPatient.last.strip &&"
+                           " ecgPatient.last.strip.marks.length >= 8", timeout=60_000)
+    strip = page.evaluate("ecgPatient.last.strip")
+    drawn = page.evaluate("ecgPatient.chart.data[1].length")
+    axis = page.evaluate("ecgPatient.chart.axes[1].label")
+    page.screenshot(path=str(_artifacts() / "board-patient.png"), full_page=True)
 
     print(f"board update latency over {len(latencies)} probes: median "
-          f"{statistics.median(latencies):.0f} ms, max {max(latencies):.0f} ms; the strip's "
-          f"newest mark {behind_s:.1f} s before its newest sample")
+          f"{statistics.median(latencies):.0f} ms, max {max(latencies):.0f} ms; while streaming "
+          f"the strip's newest mark was {behind_s:.1f} s of signal before its newest sample")
     assert max(latencies) <= 2000, latencies
+    assert late_state["total"] >= PATIENTS + len(BEAT_PATIENTS) + len(latencies)
+    assert all(rows_state["state"] == "alarm" for rows_state in late_state["patients"]
+               if rows_state["patient"] in BEAT_PATIENTS)
     rows = {r["patient"]: r for r in board_state["patients"]}
     assert board_state["total"] == PATIENTS + len(BEAT_PATIENTS) + len(latencies)
     continuous = [r for r in rows.values() if r["mode"] == "continuous"]
@@ -235,7 +265,7 @@ def test_board_shows_every_patient_and_a_strip_in_millivolts(
     assert strip["axis"] == "mV" and axis == "mV" and strip["fs"] == rec.fs
     values = np.array([np.nan if v is None else v for v in strip["values"]])
     lo, hi = strip["first_sample"], strip["end_sample"]
-    assert hi - lo == round(10 * rec.fs) and drawn == hi - lo
+    assert hi - lo == round(STRIP_S * rec.fs) and drawn == hi - lo
     assert np.isfinite(values).mean() > 0.99
     expected = rec.samples[lo:hi].astype(np.float32)
     ok = np.isfinite(values)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -63,8 +64,76 @@ def test_rows_show_heart_rate_learning_anomaly_and_silence() -> None:
     assert rows["b"]["state"] == "anomaly" and rows["b"]["last_anomaly"]["reason"] == "morphology"
     assert rows["c"]["state"] == "stale" and rows["c"]["state_text"] == "no beat for 34 s"
     # The anomaly is held for anomaly_hold_s, then the patient is normal again.
-    assert {r["patient"]: r["state"] for r in board.overview(T0 + 61_000)["patients"]}["b"] \
-        in ("normal", "stale")
+    board.take_score(score("b", 1, T0 + 59_000), T0)
+    assert {r["patient"]: r["state"] for r in board.overview(T0 + 59_500)["patients"]}["b"] \
+        == "anomaly"
+    board.take_score(score("b", 2, T0 + 61_000), T0)
+    assert {r["patient"]: r["state"] for r in board.overview(T0 + 61_500)["patients"]}["b"] \
+        == "normal"
+
+
+def test_a_stopped_pipeline_shows_every_patient_silent() -> None:
+    board = Board(stale_s=10)
+    for patient in ("a", "b"):
+        board.take_score(score(patient, 0, T0), T0)
+    snap = board.overview(T0 + 12_000)
+    assert snap["by_state"]["stale"] == 2 and snap["newest_beat_age_s"] == 12.0
+
+
+def test_a_pause_under_way_is_an_alarm_until_beats_resume() -> None:
+    board = Board()
+    board.take_score(score("p", 0, T0), T0)
+    board.take_event({"patient": "p", "kind": "pause", "category": "clinical",
+                      "phase": "start", "published_ms": T0 + 1000, "duration_ms": 3000.0}, T0)
+    row = board.overview(T0 + 2000)["patients"][0]
+    assert row["state"] == "alarm" and row["state_text"] == "pause"
+    # The end event lost: a beat scored well after the start ends the condition anyway.
+    board.take_score(score("p", 1, T0 + 4000), T0)
+    row = board.overview(T0 + 4500)["patients"][0]
+    assert row["state"] == "normal" and row["conditions"] == []
+
+
+def test_odd_values_are_read_as_missing_and_never_break_a_page() -> None:
+    settings = Settings()
+    board = Board()
+    feed = BoardFeed(settings, board, lookback_s=10)
+    odd = [b'{"patient": "p", "seq": [1], "fiducial_sample": "x", "onset_sample": -5,'
+           b' "heart_rate_bpm": NaN, "score": Infinity, "published_ms": 1e400,'
+           b' "anomalous": "yes", "mode": 3, "worker": {"a": 1}}',
+           b'{"patient": "p", "seq": 1' + b"0" * 400 + b', "published_ms": 99999999999999999}']
+    feed.take([_message(settings.topic_scores, value) for value in odd])
+    feed.take([_message(settings.topic_alerts, b'{"patient": "p", "raised_ms": Infinity,'
+                                               b' "kind": ["x"], "first_seq": NaN}'),
+               _message(settings.topic_events, b'{"patient": "p", "kind": "lead_off",'
+                                               b' "phase": "start", "published_ms": -1}'),
+               _message(settings.topic_signal, frame_json("p", 0, 0, 1e9, np.zeros(8), T0))])
+    assert feed.counts.invalid == dict.fromkeys(feed.counts.invalid, 0) | {"signal": 1}
+    now = time.time_ns() // 10**6 + 1000  # the reader stamps with the wall clock
+    snapshot = json.dumps(board.overview(now), allow_nan=False)
+    view = board.patient_view("p", now)
+    assert view is not None and view["strip"] is None  # the 1 GHz frame was refused
+    json.dumps(view, allow_nan=False)
+    row = json.loads(snapshot)["patients"][0]
+    assert row["heart_rate_bpm"] is None and row["mode"] is None and row["worker"] == ""
+    assert row["beats"] == 2 and row["anomalies"] == 0 and row["last_anomaly"] is None
+    assert row["last_beat_ms"] <= now  # 1e400 and the 17-digit time: the reader's clock
+    assert row["state"] == "alarm" and row["conditions"] == ["lead_off"]  # clinical: default
+    alarm = view["alarms"][0]
+    assert alarm["kind"] == "anomaly_run" and alarm["raised_ms"] <= now
+    assert alarm["first_seq"] is None
+
+
+def test_a_restarted_source_gets_a_new_strip_and_a_late_frame_does_not() -> None:
+    board = Board(strip_s=1.0)
+    for start in range(0, 10_000, 100):
+        board.take_frame("p", start, 100.0, "mV", np.full(100, 1.0, np.float32), T0)
+    board.take_frame("p", 9_500, 100.0, "mV", np.full(100, 2.0, np.float32), T0)  # late
+    strip = board.patient_view("p", T0)["strip"]  # type: ignore[index]
+    assert strip["end_sample"] == 10_000 and set(strip["values"]) == {1.0}
+    board.take_frame("p", 0, 100.0, "mV", np.full(100, 3.0, np.float32), T0)  # from 0 again
+    strip = board.patient_view("p", T0)["strip"]  # type: ignore[index]
+    assert strip["first_sample"] == 0 and strip["end_sample"] == 100
+    assert set(strip["values"]) == {3.0}
 
 
 def test_alarms_are_held_for_the_cool_down_and_technical_conditions_until_they_end() -> None:
@@ -233,3 +302,12 @@ async def test_snapshots_filter_cap_and_send_safe_headers(client_for: Any) -> No
     events.close()
     moved = await client.get("/", allow_redirects=False)
     assert moved.status == 302 and moved.headers["Location"] == "/board/"
+
+
+async def test_an_open_event_stream_does_not_hold_up_shutdown(client_for: Any) -> None:
+    client = await client_for(None)
+    events = await client.get("/board/events")
+    await events.content.readline()
+    started = time.monotonic()
+    await client.close()
+    assert time.monotonic() - started < 3

@@ -2,7 +2,9 @@
 // State for scripts and tests: window.ecgBoard.
 "use strict";
 
-const state = { snapshots: 0, last: null, source: null, filter: "" };
+const params = new URLSearchParams(location.search);
+const state = { snapshots: 0, last: null, source: null, filter: params.get("q") || "",
+  limit: params.get("limit") };
 window.ecgBoard = state;
 
 const ago = (s) => (s === null || s === undefined ? "–" : s < 60 ? `${Math.round(s)} s ago`
@@ -57,14 +59,23 @@ function draw(snap) {
     ? `showing the ${snap.shown} most urgent of ${snap.matching}` : `${snap.shown} shown`;
   $("board").tBodies[0].replaceChildren(...snap.patients.map(row));
   state.rendered_ms = Date.now();
+  const age = snap.feed.newest_record_age_s;
+  if (snap.total && (age === null || age > 10)) {
+    return `no record read for ${age === null ? "a while" : Math.round(age) + " s"}: ` +
+      "is the pipeline running?";
+  }
+  return null;
 }
 
 function connect() {
   if (state.source) state.source.close();
-  const query = state.filter ? "?q=" + encodeURIComponent(state.filter) : "";
-  state.source = listen("events" + query, draw);
+  const query = new URLSearchParams();
+  if (state.filter) query.set("q", state.filter);
+  if (state.limit) query.set("limit", state.limit);
+  state.source = listen("events?" + query, draw);
 }
 
+$("filter").value = state.filter;
 let typing = null;
 $("filter").addEventListener("input", (event) => {
   clearTimeout(typing);

@@ -85,7 +85,7 @@ function draw(snap) {
   $("updated").textContent = clock(snap.time_ms);
   if (!snap.found) {
     $("state").textContent = "not on the board (yet)";
-    return;
+    return null;
   }
   const row = snap.row;
   const badge = $("state");
@@ -106,6 +106,7 @@ function draw(snap) {
     a.category, a.detail || "–"]));
   rows("event-table", snap.events.map((e) => [clock(e.published_ms), e.kind.replace(/_/g, " "),
     e.phase, fmt(e.duration_ms === null ? null : e.duration_ms / 1000, 1)]));
+  return row.last_beat_age_s > 10 ? `no beat for ${Math.round(row.last_beat_age_s)} s` : null;
 }
 
 function connect() {
