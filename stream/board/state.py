@@ -307,6 +307,13 @@ class Board:
             "units": None if p.strip is None else p.strip.units,
         }
 
+    def by_state(self, now_ms: int) -> dict[str, int]:
+        """How many patients are in each state (no rows built: for metrics)."""
+        counts = dict.fromkeys(STATE_ORDER, 0)
+        for p in self._patients.values():
+            counts[self._state(p, now_ms)[0]] += 1
+        return counts
+
     def overview(self, now_ms: int) -> dict[str, Any]:
         """Every patient's row, most urgent first; counts of patients by state."""
         scored = [p.last_score_ms for p in self._patients.values() if p.last_score_ms]
@@ -314,7 +321,7 @@ class Board:
         rows = [self._row(p, now_ms) for p in self._patients.values()]
         rank = {name: i for i, name in enumerate(STATE_ORDER)}
         rows.sort(key=lambda r: (rank[r["state"]], r["patient"]))
-        by_state = {name: 0 for name in STATE_ORDER}
+        by_state = dict.fromkeys(STATE_ORDER, 0)
         for row in rows:
             by_state[row["state"]] += 1
         models = sorted({p.model_version for p in self._patients.values() if p.model_version})

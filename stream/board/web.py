@@ -129,7 +129,7 @@ class BoardCollector(Collector):
             lag.add_metric([kind], counts.lag.get(kind, 0))
         patients = GaugeMetricFamily("ecg_board_patients", "Patients on the board, by state",
                                      labels=["state"])
-        for state, n in self.views.board.overview(_now_ms())["by_state"].items():
+        for state, n in self.views.board.by_state(_now_ms()).items():
             patients.add_metric([state], n)
         yield from (read, invalid, lag, patients)
 

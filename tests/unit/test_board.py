@@ -149,6 +149,7 @@ def test_alarms_are_held_for_the_cool_down_and_technical_conditions_until_they_e
     assert p["state"] == "alarm" and p["state_text"] == "asystole" and p["alarm"]["age_s"] == 1
     assert q["state"] == "technical" and q["conditions"] == ["lead_off"]
     assert snap["by_state"]["alarm"] == 1 and snap["by_state"]["technical"] == 1
+    assert board.by_state(T0 + 1000) == snap["by_state"]
     board.take_event({"patient": "q", "kind": "lead_off", "category": "technical",
                       "phase": "end", "published_ms": T0 + 5000, "duration_ms": 5000.0}, T0)
     later = {r["patient"]: r for r in board.overview(T0 + 31_000)["patients"]}
