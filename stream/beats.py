@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
+from models.preprocess import BEAT_LENGTH, resample_beat, znormalize
 from stream.wire.decode import RawInput
 
 
@@ -61,3 +63,11 @@ class PendingBeat:
                 "heart_rate_bpm": (round(60.0 * self.fs / self.rr_before, 1)
                                    if self.rr_before and self.fs else None),
                 "premature": self.premature}
+
+
+def to_model_input(samples: Sequence[float] | NDArray[np.floating]) -> NDArray[np.float32]:
+    """Resample one beat to 140 samples (the segmenter's cubic spline) and z-normalize it."""
+    values = np.asarray(samples, dtype=np.float64)
+    if len(values) != BEAT_LENGTH:
+        values = resample_beat(values, BEAT_LENGTH)
+    return znormalize(values)

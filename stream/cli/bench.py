@@ -24,6 +24,9 @@ from stream.settings import Settings
 @click.option("--patients", type=click.IntRange(1), default=256, show_default=True)
 @click.option("--baseline/--no-baseline", default=True, show_default=True,
               help="Also run batch size 1 with the reference notebook's model size.")
+@click.option("--hand-loop/--no-hand-loop", default=True, show_default=True,
+              help="Also run the reference consumer (aiokafka, the same model and records, "
+              "no Faust, no Redis) with the largest worker count: the framework's cost.")
 @click.option("--prefill", is_flag=True,
               help="Replay first, then start the workers: measures draining a backlog.")
 @click.option("--encoding", type=click.Choice(["json", "f32"]), default="json",
@@ -33,13 +36,15 @@ from stream.settings import Settings
 @json_option("Machine-readable output.")
 @click.pass_obj
 def bench(settings: Settings, workers: str, rate: float, duration: float, patients: int,
-          baseline: bool, prefill: bool, encoding: str, workdir: Path, as_json: bool) -> None:
+          baseline: bool, hand_loop: bool, prefill: bool, encoding: str, workdir: Path,
+          as_json: bool) -> None:
     """End-to-end benchmark: replay -> Kafka -> W Faust workers -> Kafka, with Redis.
 
     Each configuration gets its own topics (4 partitions), consumer group and Redis prefix.
     Reports sustained throughput, latency percentiles, lag, CPU, peak RSS, batch sizes,
-    lost and dead-lettered beats, and the ratio to the batch-1 reference-model baseline
-    measured in the same run; writes bench.json and bench.png to --workdir.
+    lost and dead-lettered beats, the ratio to the hand loop (the smallest honest consumer:
+    aiokafka, the same model, no Faust, no Redis) and to the batch-1 reference-model
+    baseline, both measured in the same run; writes bench.json and bench.png to --workdir.
 
     \b
     Examples:
@@ -49,7 +54,7 @@ def bench(settings: Settings, workers: str, rate: float, duration: float, patien
     """
     counts = [int(w) for w in workers.split(",") if w.strip()]
     report = run_bench(settings, counts, rate, duration, patients, workdir, baseline, prefill,
-                       encoding)
+                       encoding, hand_loop)
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     report["finished"] = started
     emit(report, as_json)

@@ -75,8 +75,11 @@ def run_settings(settings: Settings, tag: str, **overrides: Any) -> Settings:
 
 def run_once(settings: Settings, workdir: Path, workers: int, rate: float, duration: float,
              patients: int, tag: str, prefill: bool = False, drain_s: float = 300.0,
-             encoding: str = "json") -> dict[str, Any]:
+             encoding: str = "json", reference: bool = False) -> dict[str, Any]:
     """One configuration: start workers, replay for ``duration`` s, measure, stop.
+
+    With ``reference`` the processes are the reference consumer (``stream.reference``: no
+    Faust, no Redis) instead of workers.
 
     With ``prefill`` the replay runs first and the workers start after it, so the run
     measures how fast they drain a backlog without the producer competing for the CPU
@@ -88,7 +91,7 @@ def run_once(settings: Settings, workdir: Path, workers: int, rate: float, durat
               "patients": patients, "encoding": encoding}
     sent = run_replay(settings, "all", manifest, **replay) if prefill else None
     with Lifecycle() as life:  # the workers stop at the end, also on SIGINT/SIGTERM
-        procs = [life.start_worker(settings, workdir / f"{tag}-worker-{i}.log")
+        procs = [life.start_worker(settings, workdir / f"{tag}-worker-{i}.log", reference)
                  for i in range(workers)]
         wait_group_stable(settings, workers, procs)
         sampler = Sampler(settings, settings.topic_beats, [p.pid for p in procs])
@@ -167,19 +170,34 @@ def _public(result: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in result.items() if not k.startswith("_") and k != "lag"}
 
 
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 2) if a is not None and b else None
+
+
 def run_bench(settings: Settings, workers: list[int], rate: float, duration: float,
               patients: int, workdir: Path, baseline: bool, prefill: bool = False,
-              encoding: str = "json") -> dict[str, Any]:
-    """Every configuration in turn, then the batch-1 reference baseline; one report."""
+              encoding: str = "json", hand_loop: bool = True) -> dict[str, Any]:
+    """Every configuration in turn, the hand loop, then the batch-1 baseline; one report.
+
+    The hand loop is the reference consumer (:mod:`stream.reference`) with as many processes
+    as the largest worker count, on the same replay: ``hand_loop_ratio`` is that worker
+    count's pipeline throughput over it.
+    """
     from models.detector import load_detector  # local: torch, keeps --help fast
 
     results = []
+    hand: dict[str, Any] | None = None
     with Lifecycle() as life:  # the services it started stop at the end, also on a signal
         life.start_services(settings)
         for w in workers:
             run = run_settings(settings, f"w{w}", topic_partitions=4)
             results.append(run_once(run, workdir, w, rate, duration, patients, f"{w}-worker",
                                     prefill, encoding=encoding))
+        if hand_loop:
+            w = max(workers)
+            run = run_settings(settings, "hand", topic_partitions=4)
+            hand = run_once(run, workdir, w, rate, duration, patients, f"hand-loop-{w}",
+                            prefill, encoding=encoding, reference=True)
         if baseline:
             threshold = load_detector(settings.checkpoint, runtime="torch").threshold
             ref = reference_checkpoint(workdir / "reference-checkpoint", threshold)
@@ -189,18 +207,25 @@ def run_bench(settings: Settings, workers: list[int], rate: float, duration: flo
                                     prefill, drain_s=10.0, encoding=encoding))
     main = max(results[: len(workers)], key=lambda r: r["throughput_beats_per_s"])
     base = results[-1] if baseline else None
+    same = results[workers.index(max(workers))]
+    hand_beats = hand["throughput_beats_per_s"] if hand else None
     report = {
         "throughput_beats_per_s": main["throughput_beats_per_s"],
         "latency_ms": main["latency_ms"], "beat_latency_ms": main["beat_latency_ms"],
         "frame_latency_ms": main["frame_latency_ms"],
         "latency_steady_ms": main["latency_steady_ms"],
-        "lost": sum(r["lost"] for r in results),
-        "dead_lettered": sum(r["dead_lettered"] for r in results),
+        "lost": sum(r["lost"] for r in [*results, *([hand] if hand else [])]),
+        "dead_lettered": sum(r["dead_lettered"] for r in [*results, *([hand] if hand else [])]),
         "peak_rss_mb": max(r["peak_rss_mb"] for r in results[: len(workers)]),
         "baseline_throughput_beats_per_s": base["throughput_beats_per_s"] if base else None,
-        "ratio": round(main["throughput_beats_per_s"] / base["throughput_beats_per_s"], 2)
-        if base and base["throughput_beats_per_s"] else None,
-        "backlog_at_end": {r["tag"]: r["backlog_at_end"] for r in results},
+        "ratio": _ratio(main["throughput_beats_per_s"],
+                        base["throughput_beats_per_s"] if base else None),
+        "hand_loop_processes": max(workers) if hand else None,
+        "hand_loop_throughput_beats_per_s": hand_beats,
+        "hand_loop_cpu_s_per_1000_beats": hand["worker_cpu_s_per_1000_beats"] if hand else None,
+        "hand_loop_ratio": _ratio(same["throughput_beats_per_s"], hand_beats),
+        "backlog_at_end": {r["tag"]: r["backlog_at_end"]
+                           for r in [*results, *([hand] if hand else [])]},
         "config": {"workers": workers, "offered_beats_per_s": rate, "duration_s": duration,
                    "prefill": prefill, "encoding": encoding,
                    "patients": patients, "partitions": 4, "batch_size": settings.batch_size,
@@ -209,7 +234,8 @@ def run_bench(settings: Settings, workers: list[int], rate: float, duration: flo
                    "model_runtime": settings.model_runtime or "checkpoint default"},
         "machine": machine(),
         "runs": [_public(r) for r in results],
+        "hand_loop": _public(hand) if hand else None,
     }
-    report["plot"] = str(plot(results, workdir / "bench.png"))
+    report["plot"] = str(plot([*results, *([hand] if hand else [])], workdir / "bench.png"))
     (workdir / "bench.json").write_text(json.dumps(report, indent=2))
     return report

@@ -95,12 +95,16 @@ class Lifecycle(contextlib.ExitStack):
         self.callback(services.stop_launched, settings, launched)
         return services.up(settings, launched=launched)
 
-    def start_worker(self, settings: Settings, log_path: Path) -> subprocess.Popen:
-        """``ecg-stream worker`` as a child, stopped (SIGTERM, then SIGKILL) on exit."""
+    def start_worker(self, settings: Settings, log_path: Path, reference: bool = False
+                     ) -> subprocess.Popen:
+        """``ecg-stream worker`` (or the reference consumer) as a child, stopped on exit.
+
+        Stopped with SIGTERM, then SIGKILL.
+        """
         with deferred_signals():
             if not self._workers:
                 self.callback(self.stop_workers)
-            proc = start_worker(settings, log_path)
+            proc = start_worker(settings, log_path, reference=reference)
             self._workers.append(proc)
         return proc
 

@@ -31,12 +31,18 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def start_worker(settings: Settings, log_path: Path, loglevel: str = "info") -> subprocess.Popen:
-    """Start ``ecg-stream worker`` as a child process logging to ``log_path``."""
+def start_worker(settings: Settings, log_path: Path, loglevel: str = "info",
+                 reference: bool = False) -> subprocess.Popen:
+    """Start ``ecg-stream worker`` as a child process logging to ``log_path``.
+
+    With ``reference``, the reference consumer (``python -m stream.reference``) instead.
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     handle = log_path.open("ab")
+    command = (["-m", "stream.reference"] if reference
+               else ["-m", "stream", "worker", "--loglevel", loglevel])
     try:
-        return subprocess.Popen([sys.executable, "-m", "stream", "worker", "--loglevel", loglevel],
+        return subprocess.Popen([sys.executable, *command],
                                 env=settings_env(settings), stdout=handle,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     finally:

@@ -142,14 +142,24 @@ def _check_length(count: int, low: int) -> None:
         raise BinaryError(reason="wrong_length", detail=f"samples: {count}, expected {low}-4096")
 
 
-def parse_beat(value: bytes) -> BeatMessage:
-    """A binary ``ecg.beats`` value as a :class:`BeatMessage`, or :class:`BinaryError`."""
+def beat_fields(value: bytes) -> tuple[str, int, int, NDArray[np.float32]]:
+    """A binary ``ecg.beats`` value's patient, seq, sent_ms and samples (a read-only view).
+
+    Checked as :func:`parse_beat` checks it, without building a message; raises
+    :class:`BinaryError`.
+    """
     patient, _, (seq, sent_ms, count), samples = _split(value, BEAT_MAGIC,
                                                         {SCHEMA_VERSION: _BEAT})
     _check_length(int(count), 8)
+    return patient, int(seq), int(sent_ms), samples
+
+
+def parse_beat(value: bytes) -> BeatMessage:
+    """A binary ``ecg.beats`` value as a :class:`BeatMessage`, or :class:`BinaryError`."""
+    patient, seq, sent_ms, samples = beat_fields(value)
     # Checked above as the JSON schema would; model_construct skips re-validating 140 floats.
-    return BeatMessage.model_construct(schema_=SCHEMA_VERSION, patient=patient, seq=int(seq),
-                                       samples=samples.tolist(), sent_ms=int(sent_ms))
+    return BeatMessage.model_construct(schema_=SCHEMA_VERSION, patient=patient, seq=seq,
+                                       samples=samples.tolist(), sent_ms=sent_ms)
 
 
 def parse_frame(value: bytes) -> FrameMessage:

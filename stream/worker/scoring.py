@@ -21,8 +21,8 @@ from typing import Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from models.preprocess import BEAT_LENGTH, resample_beat, znormalize
-from stream.beats import PendingBeat
+from models.preprocess import BEAT_LENGTH, znormalize
+from stream.beats import PendingBeat, to_model_input
 from stream.thresholds.adaptation import Judgement
 from stream.thresholds.policy import RunningStats, ThresholdPolicy, ThresholdSource
 from stream.wire.decode import RawInput
@@ -42,14 +42,6 @@ class Scorer(Protocol):
 Rejected = tuple[RawInput | None, str, str]
 """A record that could not become a beat for the model, or a beat the model could not score:
 (source record, dead-letter reason, detail)."""
-
-
-def to_model_input(samples: Sequence[float] | NDArray[np.floating]) -> NDArray[np.float32]:
-    """Resample one beat to 140 samples (the segmenter's cubic spline) and z-normalize it."""
-    values = np.asarray(samples, dtype=np.float64)
-    if len(values) != BEAT_LENGTH:
-        values = resample_beat(values, BEAT_LENGTH)
-    return znormalize(values)
 
 
 def pending_from_messages(messages: Sequence[BeatMessage], received_ms: int,

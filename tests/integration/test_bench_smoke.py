@@ -1,5 +1,7 @@
 """A short smoke of the end-to-end benchmark harness: a complete report and no lost beat.
 
+The hand loop (the reference consumer) runs too, on the same replay.
+
 It replays the float32 binary variant (JSON is what every other pipeline test sends), and
 the stream's decisions must be those of the same beats scored offline.
 """
@@ -12,7 +14,9 @@ from stream.runs.bench import run_bench
 from stream.settings import Settings
 
 KEYS = {"throughput_beats_per_s", "latency_ms", "lost", "dead_lettered", "peak_rss_mb",
-        "baseline_throughput_beats_per_s", "ratio", "config", "machine"}
+        "baseline_throughput_beats_per_s", "ratio", "config", "machine", "hand_loop",
+        "hand_loop_processes", "hand_loop_throughput_beats_per_s",
+        "hand_loop_cpu_s_per_1000_beats", "hand_loop_ratio"}
 
 
 def test_bench_smoke(infra: Settings, tmp_path: Path) -> None:
@@ -33,5 +37,16 @@ def test_bench_smoke(infra: Settings, tmp_path: Path) -> None:
     assert main["decisions_match_offline"] == main["beats_scored"]
     assert main["f1"] == main["offline_f1"] and main["f1_gap_points"] == 0
     assert report["config"]["encoding"] == "f32"
+    hand = report["hand_loop"]
+    assert hand["tag"] == "hand-loop-1" and report["hand_loop_processes"] == 1
+    assert hand["beats_scored"] == hand["beats_sent"] == main["beats_sent"]
+    assert hand["lost"] == 0 and hand["dead_lettered"] == 0
+    # the static threshold: the hand loop's decisions are the offline ones, beat for beat
+    assert hand["decisions_match_offline"] == hand["beats_scored"]
+    assert hand["f1"] == hand["offline_f1"]
+    assert report["hand_loop_throughput_beats_per_s"] == hand["throughput_beats_per_s"] > 0
+    assert report["hand_loop_ratio"] == round(
+        report["throughput_beats_per_s"] / hand["throughput_beats_per_s"], 2)
+    assert report["hand_loop_cpu_s_per_1000_beats"] > 0
     assert (tmp_path / "bench.png").stat().st_size > 10_000
     assert (tmp_path / "bench.json").exists()

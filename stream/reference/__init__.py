@@ -1,0 +1,1 @@
+"""The smallest honest consumer: the framework-free baseline ``ecg-stream bench`` measures."""
