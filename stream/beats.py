@@ -1,16 +1,21 @@
-"""A beat cut and normalized as in training, waiting for the model (both modes)."""
+"""A beat cut and normalized as in training, waiting for the model (both modes).
+
+Beat mode's records become such beats in :func:`intake_beats`, a micro-batch at a time.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
 from models.preprocess import BEAT_LENGTH, resample_beat, znormalize
-from stream.wire.decode import RawInput
+from stream.wire.binary import BinaryError, beat_fields, is_binary
+from stream.wire.decode import RawInput, dead_letter, decode_beat
+from stream.wire.schemas import DeadLetter
 
 
 @dataclass(frozen=True)
@@ -71,3 +76,100 @@ def to_model_input(samples: Sequence[float] | NDArray[np.floating]) -> NDArray[n
     if len(values) != BEAT_LENGTH:
         values = resample_beat(values, BEAT_LENGTH)
     return znormalize(values)
+
+
+@dataclass
+class BeatIntake:
+    """A micro-batch of beat-mode records as columns for the model, and the records refused.
+
+    Column ``i`` of every list is one beat, in input order; ``rows[i]`` is its model input
+    (float32 ``(140,)``, resampled and z-normalized as in training).
+    """
+
+    patients: list[str] = field(default_factory=list)
+    seqs: list[int] = field(default_factory=list)
+    sent_ms: list[int] = field(default_factory=list)
+    resampled_from: list[int | None] = field(default_factory=list)
+    rows: list[NDArray[np.float32]] = field(default_factory=list)
+    sources: list[RawInput] = field(default_factory=list)
+    dead: list[DeadLetter] = field(default_factory=list)
+
+    def keep(self, mask: Sequence[bool]) -> BeatIntake:
+        """The beats where ``mask`` is true (the dead letters stay)."""
+        def pick(column: list[Any]) -> list[Any]:
+            return [v for v, ok in zip(column, mask, strict=True) if ok]
+        return BeatIntake(pick(self.patients), pick(self.seqs), pick(self.sent_ms),
+                          pick(self.resampled_from), pick(self.rows), pick(self.sources),
+                          self.dead)
+
+
+def intake_beats(records: Sequence[RawInput], max_bytes: int, worker: str) -> BeatIntake:
+    """Decode ``ecg.beats`` records and make their model inputs; the rest become letters.
+
+    A float32 binary record whose key is its patient is read straight into an array (no
+    message object; checked as :func:`stream.wire.binary.parse_beat` checks it); any other
+    record goes through :func:`stream.wire.decode.decode_beat`, so every record refused gets
+    the dead letter the decoder gives it. Beats of 140 samples are normalized together in
+    one call (float32 first, as the model's data are: a float32 value sent as its shortest
+    decimal parses to a float64 a hair away from it); others are resampled one by one and
+    carry their length in ``resampled_from``. A beat whose model input is not finite, or
+    whose resampling fails, is refused with reason ``unprocessable``.
+    """
+    out = BeatIntake()
+    decoded = [beat for raw in records
+               if (beat := _decoded(raw, max_bytes, worker, out.dead)) is not None]
+    regular = [i for i, beat in enumerate(decoded) if len(beat[4]) == BEAT_LENGTH]
+    ready: dict[int, NDArray[np.float32] | None] = {}
+    if regular:
+        with np.errstate(all="ignore"):
+            block = znormalize(np.stack([decoded[i][4] for i in regular]))
+        finite: list[bool] = np.asarray(np.isfinite(block).all(axis=1)).tolist()
+        ready = {i: row if ok else None for i, row, ok in zip(regular, block, finite, strict=True)}
+    for i, beat in enumerate(decoded):  # input order: each patient's beats in arrival order
+        if i in ready:
+            _add(out, beat, ready[i], None, worker)
+            continue
+        try:
+            with np.errstate(all="ignore"):
+                row = to_model_input(beat[4])
+        except (ValueError, ArithmeticError) as exc:
+            out.dead.append(dead_letter(beat[0], "unprocessable",
+                                        f"model input: {exc!r}"[:300], worker))
+            continue
+        _add(out, beat, row if np.isfinite(row).all() else None, len(beat[4]), worker)
+    return out
+
+
+def _decoded(raw: RawInput, max_bytes: int, worker: str, dead: list[DeadLetter]
+             ) -> tuple[RawInput, str, int, int, NDArray[np.float32]] | None:
+    """One record as (record, patient, seq, sent_ms, float32 samples), or its dead letter."""
+    value = raw.value
+    if value and len(value) <= max_bytes and is_binary(value):
+        try:
+            patient, seq, sent, samples = beat_fields(value)
+        except BinaryError as exc:
+            dead.append(dead_letter(raw, exc.reason, exc.detail, worker))
+            return None
+        if raw.key is not None and raw.key == patient.encode():
+            return raw, patient, seq, sent, samples
+    message = decode_beat(raw, max_bytes)  # JSON, and the letter of every record refused
+    if isinstance(message, DeadLetter):
+        dead.append(message.model_copy(update={"worker": worker}))
+        return None
+    return (raw, message.patient, message.seq, message.sent_ms,
+            np.asarray(message.samples, dtype=np.float32))
+
+
+def _add(out: BeatIntake, beat: tuple[RawInput, str, int, int, NDArray[np.float32]],
+         row: NDArray[np.float32] | None, resampled_from: int | None, worker: str) -> None:
+    raw, patient, seq, sent, _ = beat
+    if row is None:
+        out.dead.append(dead_letter(raw, "unprocessable", "model input not finite after "
+                                    "resampling and normalization", worker))
+        return
+    out.patients.append(patient)
+    out.seqs.append(seq)
+    out.sent_ms.append(sent)
+    out.resampled_from.append(resampled_from)
+    out.rows.append(row)
+    out.sources.append(raw)

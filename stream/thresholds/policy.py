@@ -224,10 +224,35 @@ class ThresholdPolicy:
         keep = np.isfinite(x)
         if not self.update_on_anomaly:
             keep &= ~np.asarray(decisions, dtype=bool)
-        ids = np.asarray(patients, dtype=object)
-        updates: dict[str, RunningStats] = {}
-        for patient in dict.fromkeys(ids[keep]):
-            updates[patient] = RunningStats.from_values(x[keep & (ids == patient)], self.ewma_alpha)
-        if updates:
-            updates[GLOBAL_STATS] = RunningStats.from_values(x[keep], self.ewma_alpha)
+        if not keep.any():
+            return {}
+        values = x[keep]
+        updates = _grouped_stats(np.asarray(patients, dtype=object)[keep], values,
+                                 self.ewma_alpha)
+        updates[GLOBAL_STATS] = RunningStats.from_values(values, self.ewma_alpha)
         return updates
+
+
+def _grouped_stats(ids: NDArray[np.object_], x: NDArray[np.float64], alpha: float
+                   ) -> dict[str, RunningStats]:
+    """:meth:`RunningStats.from_values` of each patient's values, vectorized over patients.
+
+    ``ids[i]`` is the patient of ``x[i]`` (arrival order); the result is in order of first
+    arrival. The same arithmetic as ``from_values`` up to rounding (sums in another order).
+    """
+    names, first, group, counts = np.unique(ids, return_index=True, return_inverse=True,
+                                            return_counts=True)
+    group = group.ravel()
+    mean = np.bincount(group, weights=x) / counts
+    m2 = np.bincount(group, weights=np.square(x - mean[group]))
+    # age of each value within its patient's values: how many of them arrived after it
+    order = np.argsort(group, kind="stable")
+    rank = np.empty(len(x), dtype=np.int64)
+    rank[order] = np.arange(len(x)) - np.repeat(np.cumsum(counts) - counts, counts)
+    weights = alpha * (1.0 - alpha) ** (counts[group] - 1 - rank)
+    total = np.bincount(group, weights=weights)
+    ewma = np.bincount(group, weights=weights * x) / total
+    columns = zip(names.tolist(), counts.tolist(), mean.tolist(), m2.tolist(), ewma.tolist(),
+                  total.tolist(), strict=True)
+    stats = {name: RunningStats(n, mu, sq, e, w) for name, n, mu, sq, e, w in columns}
+    return {name: stats[name] for name in names[np.argsort(first)].tolist()}

@@ -8,8 +8,9 @@ Key layout (all hashes, fields ``count``, ``mean``, ``m2``, ``ewma``, ``ewma_w``
 * ``{prefix}:journal:{topic}:{partition}`` - offset of the last statistics-journal record
   merged from that partition (see :mod:`stream.thresholds.journal`).
 
-The merge is a Lua script run with EVALSHA: Redis runs a script atomically, so workers that
-merge concurrently serialise and no update is lost; a restarted worker reads what is there.
+The read and the merge are Lua scripts run with EVALSHA, one command each per batch. Redis
+runs a script atomically, so workers that merge concurrently serialise and no update is
+lost; a restarted worker reads what is there.
 A journal record is merged by the same script guarded by its offset, so a record delivered
 twice (after a crash) is counted once.
 On Redis Cluster every key of one call must hash to one slot: use a hash-tag prefix such as
@@ -31,21 +32,24 @@ FIELDS = ("count", "mean", "m2", "ewma", "ewma_w")
 MERGE_LUA = """
 -- KEYS[1]: a journal watermark key; ARGV[1]: the record's offset, or -1 for a plain merge
 -- (KEYS[1] is then unused; it is passed so that every key shares the prefix's hash slot).
--- KEYS[i+1]: a stats hash; ARGV[6i-4 .. 6i+1]: count, mean, m2, ewma, ewma_w of the batch
--- and the key's time to live in ms (0: none).
+-- KEYS[i+1]: a stats hash; ARGV[2]: for each stats key in turn, six numbers separated by
+-- spaces: count, mean, m2, ewma, ewma_w of the batch and the key's time to live in ms (0:
+-- none). One argument, not six per key: the client encodes one string instead of hundreds.
 -- Chan et al.'s parallel merge, mirrored by stream.thresholds.policy.RunningStats.merge.
 if tonumber(ARGV[1]) >= 0 then
   local done = tonumber(redis.call('GET', KEYS[1]) or '-1')
   if done >= tonumber(ARGV[1]) then return -1 end
   redis.call('SET', KEYS[1], ARGV[1])
 end
+local v = {}
+for token in string.gmatch(ARGV[2] or '', '%S+') do v[#v + 1] = tonumber(token) end
 for i = 2, #KEYS do
   local key = KEYS[i]
-  local b = 6 * (i - 2) + 1
-  local nb = tonumber(ARGV[b + 1])
+  local b = 6 * (i - 2)
+  local nb = v[b + 1]
   if nb > 0 then
-    local mb, m2b = tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
-    local eb, wb = tonumber(ARGV[b + 4]), tonumber(ARGV[b + 5])
+    local mb, m2b = v[b + 2], v[b + 3]
+    local eb, wb = v[b + 4], v[b + 5]
     local cur = redis.call('HMGET', key, 'count', 'mean', 'm2', 'ewma', 'ewma_w')
     local na = tonumber(cur[1]) or 0
     if na > 0 then
@@ -62,11 +66,22 @@ for i = 2, #KEYS do
       nb = n
     end
     redis.call('HSET', key, 'count', nb, 'mean', mb, 'm2', m2b, 'ewma', eb, 'ewma_w', wb)
-    local ttl = tonumber(ARGV[b + 6])
+    local ttl = v[b + 6]
     if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
   end
 end
 return #KEYS - 1
+"""
+
+FETCH_LUA = """
+-- KEYS: stats hashes; the count, mean, m2, ewma and ewma_w of each (nil where absent).
+-- One command for a whole micro-batch: a pipeline of one HMGET per patient costs the client
+-- more than the round trip.
+local out = {}
+for i = 1, #KEYS do
+  out[i] = redis.call('HMGET', KEYS[i], 'count', 'mean', 'm2', 'ewma', 'ewma_w')
+end
+return out
 """
 
 
@@ -124,6 +139,7 @@ class RedisStatsStore:
         self._prefix = prefix
         self._ttl_ms = max(0, round(ttl_s * 1000))
         self._merge = client.register_script(MERGE_LUA)
+        self._fetch = client.register_script(FETCH_LUA)
 
     def key(self, patient: str) -> str:
         """The Redis key of ``patient``, or of the global stats for :data:`GLOBAL_STATS`."""
@@ -134,11 +150,15 @@ class RedisStatsStore:
     async def fetch(self, patients: Iterable[str]) -> dict[str, RunningStats]:
         """Current statistics of ``patients`` (and of :data:`GLOBAL_STATS` if listed).
 
-        One round trip (a non-transactional pipeline of HMGETs). Patients Redis does not
-        know are left out of the result; the policy treats them as empty.
+        One command (EVALSHA of :data:`FETCH_LUA`; a read, not a transaction: a slightly
+        stale read only delays a threshold by one batch). Patients Redis does not know are
+        left out of the result; the policy treats them as empty.
         """
-        rows = await hmget_many(self._client, {p: self.key(p) for p in patients}, FIELDS)
-        return {patient: _decode(row) for patient, row in rows.items() if row[0] is not None}
+        names = list(dict.fromkeys(patients))
+        if not names:
+            return {}
+        rows = await self._fetch(keys=[self.key(p) for p in names])
+        return _decode_rows(names, rows)
 
     async def merge(self, updates: Mapping[str, RunningStats]) -> None:
         """Add one micro-batch's statistics atomically (one EVALSHA for all keys).
@@ -165,15 +185,15 @@ class RedisStatsStore:
         if not items and offset < 0:
             return 0
         keys = [mark] + [self.key(patient) for patient, _ in items]
-        args: list[str | int] = [offset]
-        for patient, s in items:
-            ttl = 0 if patient == GLOBAL_STATS else self._ttl_ms
-            args += [s.count, repr(s.mean), repr(s.m2), repr(s.ewma), repr(s.ewma_weight), ttl]
-        return int(await self._merge(keys=keys, args=args))
+        numbers = " ".join(
+            f"{s.count} {s.mean!r} {s.m2!r} {s.ewma!r} {s.ewma_weight!r} "
+            f"{0 if patient == GLOBAL_STATS else self._ttl_ms}" for patient, s in items)
+        return int(await self._merge(keys=keys, args=[offset, numbers]))
 
     async def prepare(self) -> None:
-        """Connect and load the merge script, so the first batch pays neither (start-up)."""
+        """Connect and load both scripts, so the first batch pays neither (start-up)."""
         await self._client.script_load(MERGE_LUA)
+        await self._client.script_load(FETCH_LUA)
 
     async def ping(self) -> bool:
         """True when Redis answers PING; never raises."""
@@ -188,6 +208,11 @@ class RedisStatsStore:
         return int(await self._client.delete(*keys)) if keys else 0
 
 
-def _decode(row: list[bytes | None]) -> RunningStats:
-    count, mean, m2, ewma, weight = (value or b"0" for value in row)
-    return RunningStats(int(float(count)), float(mean), float(m2), float(ewma), float(weight))
+def _decode_rows(names: list[str], rows: list[list[bytes | None]]) -> dict[str, RunningStats]:
+    """The statistics of the rows Redis holds (those with a count)."""
+    out = {}
+    for name, (count, mean, m2, ewma, weight) in zip(names, rows, strict=True):
+        if count is not None:
+            out[name] = RunningStats(int(float(count)), float(mean or 0), float(m2 or 0),
+                                     float(ewma or 0), float(weight or 0))
+    return out

@@ -13,12 +13,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from stream.beats import PendingBeat
+from stream.beats import PendingBeat, intake_beats
 from stream.settings import Settings
 from stream.thresholds.policy import RunningStats
-from stream.wire.decode import RawInput, dead_letter, decode_beat, decode_frame
+from stream.wire.decode import RawInput, dead_letter, decode_frame
 from stream.wire.schemas import DeadLetter, FrameMessage, ScoreRecord, SignalEvent, now_ms
-from stream.worker.scoring import BatchScorer, Rejected, pending_from_messages
+from stream.worker.scoring import BatchScorer, Rejected
 
 if TYPE_CHECKING:
     from stream.observe.livefeed import LiveFeed
@@ -111,14 +111,14 @@ class WorkerRuntime:
         return good
 
     async def handle_beats(self, records: Sequence[RawInput]) -> BatchResult:
-        """Beat mode: one record per beat."""
-        result = BatchResult()
-        decoded = self._decode(records, decode_beat, result)
-        messages = [message for _, message in decoded]
+        """Beat mode: one record per beat (:func:`stream.beats.intake_beats`)."""
+        intake = intake_beats(records, self.settings.max_payload_bytes, self.worker)
         received = records[0].received_ms if records else now_ms()
-        pending, rejected = pending_from_messages(messages, received, [r for r, _ in decoded])
-        self._reject(rejected, result)
-        return await self._finish(records, pending, result, "beat")
+        pending = [PendingBeat(patient, "beat", seq, None, row, resampled, sent, received, raw)
+                   for patient, seq, row, resampled, sent, raw in zip(
+                       intake.patients, intake.seqs, intake.rows, intake.resampled_from,
+                       intake.sent_ms, intake.sources, strict=True)]
+        return await self._finish(records, pending, BatchResult(dead=intake.dead), "beat")
 
     async def handle_frames(self, records: Sequence[RawInput]) -> BatchResult:
         """Continuous mode: frames go through each patient's segmenter; its beats are scored."""

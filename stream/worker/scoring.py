@@ -14,19 +14,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
-from models.preprocess import BEAT_LENGTH, znormalize
-from stream.beats import PendingBeat, to_model_input
+from models.preprocess import BEAT_LENGTH
+from stream.beats import PendingBeat
 from stream.thresholds.adaptation import Judgement
 from stream.thresholds.policy import RunningStats, ThresholdPolicy, ThresholdSource
 from stream.wire.decode import RawInput
-from stream.wire.schemas import BeatMessage, ScoreRecord, now_ms
+from stream.wire.schemas import ScoreRecord, now_ms
 from stream.worker.adapting import AdaptationGate, adapts
 
 log = logging.getLogger(__name__)
@@ -42,49 +42,6 @@ class Scorer(Protocol):
 Rejected = tuple[RawInput | None, str, str]
 """A record that could not become a beat for the model, or a beat the model could not score:
 (source record, dead-letter reason, detail)."""
-
-
-def pending_from_messages(messages: Sequence[BeatMessage], received_ms: int,
-                          sources: Sequence[RawInput | None] | None = None
-                          ) -> tuple[list[PendingBeat], list[Rejected]]:
-    """Beat mode: decoded ``ecg.beats`` messages as beats for the model.
-
-    Beats of 140 samples are normalized together in one vectorized call; others are
-    resampled one by one and carry their original length in ``resampled_from``. A beat whose
-    model input is not finite (or whose resampling fails) is rejected with a reason instead.
-
-    Returns:
-        The beats ready for the model, in input order, and the rejected ones.
-    """
-    srcs = list(sources) if sources is not None else [None] * len(messages)
-    regular = [i for i, m in enumerate(messages) if len(m.samples) == BEAT_LENGTH]
-    ready: dict[int, NDArray[np.float32]] = {}
-    if regular:
-        # float32 first, as the model's data are: a float32 value sent as its shortest
-        # decimal parses to a float64 a hair away from it, and normalizing that instead
-        # moved scores by up to 3e-4; this way stream and offline inputs are bit-identical.
-        with np.errstate(all="ignore"):
-            block = znormalize(np.array([messages[i].samples for i in regular], dtype=np.float32))
-        ready = dict(zip(regular, block, strict=True))
-    beats, rejected = [], []
-    for i, message in enumerate(messages):
-        length = len(message.samples)
-        try:
-            samples = ready.get(i)
-            if samples is None:
-                with np.errstate(all="ignore"):
-                    samples = to_model_input(message.samples)
-        except (ValueError, ArithmeticError) as exc:
-            rejected.append((srcs[i], "unprocessable", f"model input: {exc!r}"[:300]))
-            continue
-        if not np.isfinite(samples).all():
-            rejected.append((srcs[i], "unprocessable", "model input not finite after "
-                             "resampling and normalization"))
-            continue
-        beats.append(PendingBeat(message.patient, "beat", message.seq, None, samples,
-                                 None if length == BEAT_LENGTH else length, message.sent_ms,
-                                 received_ms, srcs[i]))
-    return beats, rejected
 
 
 class StatsStore(Protocol):
@@ -233,18 +190,26 @@ class BatchScorer:
             verdicts, adapt_degraded = await self.adaptation.judge(scored)
         published = now_ms()
         out.unmerged, out.beats = decision.unmerged, scored
+        common = {"model_version": self.model_version, "published_ms": published,
+                  "worker": self.worker}
         out.records = [
+            # Beat mode: the fields continuous mode fills keep their defaults (None), so fewer
+            # are passed and validated.
+            ScoreRecord(patient=b.patient, mode="beat", seq=b.seq, score=s, threshold=t,
+                        threshold_source=src, anomalous=d, anomaly_reason="model" if d else None,
+                        resampled_from=b.resampled_from, degraded=decision.degraded,
+                        sent_ms=b.sent_ms, received_ms=b.received_ms, **common)
+            if b.mode == "beat" and v is None else
             ScoreRecord(patient=b.patient, mode=b.mode, seq=b.seq, onset_sample=b.onset_sample,
                         fiducial_sample=b.fiducial_sample,
-                        score=float(s), threshold=float(t), threshold_source=src,
-                        **_verdict(bool(d), v), model_version=self.model_version,
-                        resampled_from=b.resampled_from, **b.rhythm_fields(),
+                        score=s, threshold=t, threshold_source=src,
+                        **_verdict(d, v), resampled_from=b.resampled_from, **b.rhythm_fields(),
                         degraded=decision.degraded or (adapt_degraded and adapts(b)),
                         sent_ms=b.sent_ms, frame_sent_ms=b.cut_sent_ms,
-                        received_ms=b.received_ms, published_ms=published,
-                        worker=self.worker)
-            for b, s, t, src, d, v in zip(scored, scores, decision.thresholds, decision.sources,
-                                          decision.decisions, verdicts, strict=True)]
+                        received_ms=b.received_ms, **common)
+            for b, s, t, src, d, v in zip(scored, scores.tolist(), decision.thresholds.tolist(),
+                                          decision.sources, decision.decisions.tolist(), verdicts,
+                                          strict=True)]
         return out
 
     async def _isolating(self, beats: list[PendingBeat], rejected: list[Rejected]

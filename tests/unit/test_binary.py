@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from stream.beats import intake_beats
 from stream.wire.binary import encode_beat, encode_frame, is_binary, parse_beat
 from stream.wire.decode import RawInput, decode_beat, decode_frame
 from stream.wire.encode import frame_json, samples_json
 from stream.wire.schemas import BeatMessage, DeadLetter, FrameMessage
-from stream.worker.scoring import pending_from_messages
 
 BEAT = np.random.default_rng(0).standard_normal(140).astype(np.float32)
 
@@ -43,7 +43,8 @@ def test_binary_and_json_give_the_model_the_same_input() -> None:
     assert [getattr(from_json, f) for f in fields] == [getattr(from_binary, f) for f in fields]
     # JSON carries each float32 as its shortest decimal: equal once read back as float32.
     assert np.array_equal(np.float32(from_json.samples), np.float32(from_binary.samples))
-    a, b = (pending_from_messages([m], 0)[0][0].samples for m in (from_json, from_binary))
+    a, b = (intake_beats([raw(v)], 65536, "w").rows[0]
+            for v in (text, encode_beat("p1", 41, BEAT, 1234)))
     assert np.array_equal(a, b)
     assert len(encode_beat("p1", 41, BEAT, 1234)) < len(text) / 2
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stream.beats import PendingBeat
+from stream.beats import PendingBeat, to_model_input
 from stream.thresholds.policy import RunningStats, ThresholdPolicy
-from stream.worker.scoring import BatchScorer, ThresholdGate, to_model_input
+from stream.worker.scoring import BatchScorer, ThresholdGate
 from tests.fakes import FetchThenFailStore, InMemoryStatsStore, immediate
 
 
