@@ -44,6 +44,35 @@ def beats_per_second(score: Callable[[NDArray[np.float32]], Any], beats: NDArray
     return best
 
 
+def cpu_seconds_per_1000(detector: Detector, sizes: Sequence[int], budget_s: float = 2.0,
+                         seed: int = 0) -> float:
+    """CPU seconds the model alone takes per 1,000 beats scored in batches of ``sizes``.
+
+    The sizes are cycled (in their order) until the calls took ``budget_s`` of CPU time in
+    all, each call timed by this thread's CPU clock (the detector's one torch thread runs
+    its work on the calling thread); beats are z-normalized noise (the time does not depend
+    on the values). What the worker spends beyond the model is its CPU per 1,000 beats minus
+    this, at the batch sizes its run saw.
+    """
+    sizes = [int(n) for n in sizes if n > 0]
+    if not sizes:
+        msg = "no batch sizes"
+        raise ValueError(msg)
+    rng = np.random.default_rng(seed)
+    beats = rng.standard_normal((max(sizes), BEAT_LENGTH)).astype(np.float32)
+    for size in sorted(set(sizes)):  # warm every shape first (the worker warmed up too)
+        detector.score(beats[:size])
+    cpu, scored, i = 0.0, 0, 0
+    while cpu < budget_s or i < len(sizes):
+        size = sizes[i % len(sizes)]
+        started = time.thread_time()
+        detector.score(beats[:size])
+        cpu += time.thread_time() - started
+        scored += size
+        i += 1
+    return 1000.0 * cpu / scored
+
+
 def reference_model(seed: int = 0) -> LstmAutoencoder:
     """The reference notebook's architecture (LSTM 1->256->128 / 128->128->256), seeded weights.
 

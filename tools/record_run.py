@@ -1,12 +1,13 @@
 """A real recording through the whole pipeline: EC57, latency and worker memory, as a benchmark.
 
-Starts one worker with this run's own topics, group and Redis prefix (Kafka and Redis must be
-up, e.g. ``ecg-stream infra up``), replays ``--record`` as ``--patients`` simulated patients
-at ``--speed`` times real time (``--loop --hours H``: H hours of signal per patient), samples
-the worker's RSS every 5 s, then evaluates the run against the record's annotations
-(``evaluate-stream``'s report: EC57 overall and after minute 5, latency). ``--backlog`` sends
-everything first and starts the worker only then (minutes of backlog: no beat may be cut
-short by the idle flush). Prints JSON. Examples::
+Starts ``--workers`` workers (default 1) with this run's own topics, group and Redis prefix
+(Kafka and Redis must be up, e.g. ``ecg-stream infra up``), replays ``--record`` as
+``--patients`` simulated patients at ``--speed`` times real time (``--loop --hours H``: H
+hours of signal per patient), samples the workers' RSS every 5 s (the largest), then
+evaluates the run against the record's annotations (``evaluate-stream``'s report: EC57
+overall and after minute 5, latency, and the rate the score records were published at).
+``--backlog`` sends everything first and starts the workers only then (minutes of backlog:
+no beat may be cut short by the idle flush). Prints JSON. Examples::
 
     # latency at real time, 32 patients, frames of 0.25 s (the issue's definition)
     .venv/bin/python -m tools.record_run --record ../shared/data/mitdb/100.hea --patients 32 \\
@@ -17,6 +18,9 @@ short by the idle flush). Prints JSON. Examples::
     # a backlog
     .venv/bin/python -m tools.record_run --record ../shared/data/mitdb/100.hea --patients 4 \\
         --speed 0 --backlog
+    # drain rate of 2 workers (drained_beats_per_s: first to last score record published)
+    .venv/bin/python -m tools.record_run --record ../shared/data/mitdb/100.hea --patients 64 \\
+        --speed 0 --backlog --workers 2 --loop --hours 0.25
     # a variant of the record: resampled, in other units, inverted (annotations follow)
     .venv/bin/python -m tools.record_run --record ../shared/data/mitdb/100.hea --speed 40 \\
         --resample 125 --units adc --invert
@@ -83,37 +87,42 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     samples: list[tuple[float, float]] = []
     health: list[float | None] = []
-    proc = None
+    procs: list[Any] = []
     try:
         if args.backlog:
             began = time.monotonic()
             replay()
             sent["backlog_send_s"] = round(time.monotonic() - began, 1)
-        proc = start_worker(settings, logs / "worker.log", "warning")
-        wait_group_stable(settings, 1, [proc])
-        cpu0 = cpu_seconds(proc.pid)  # start-up (imports, the model) not counted
+        for i in range(args.workers):  # each its own web port (/health, /metrics)
+            own = settings.model_copy(update={"worker_web_port": port if i == 0
+                                              else _free_port()})
+            procs.append(start_worker(own, logs / f"worker-{i}.log", "warning"))
+        wait_group_stable(settings, args.workers, procs)
+        cpu0 = [cpu_seconds(p.pid) for p in procs]  # start-up (imports, the model) not counted
         thread = threading.Thread(target=replay, daemon=True)
         if not args.backlog:
             thread.start()
         begin = time.monotonic()
         while thread.is_alive() or (args.backlog and time.monotonic() - begin < args.drain_s):
-            samples.append((time.monotonic() - begin, memory_mb(proc.pid)[0]))
+            samples.append((time.monotonic() - begin,
+                            max(memory_mb(p.pid)[0] for p in procs)))
             health.append(_health_seconds(port))
             time.sleep(SAMPLE_S)
         report = evaluate_manifest(settings, manifest, idle_timeout=20.0, timeout=1800.0)
-        alive = proc.poll() is None
-        cpu = cpu_seconds(proc.pid) - cpu0 if alive else None
+        alive = all(p.poll() is None for p in procs)
+        cpu = sum(cpu_seconds(p.pid) for p in procs) - sum(cpu0) if alive else None
         redis_bytes = _redis_bytes(settings)
+        scores, _ = read_outputs(settings, 0, report["beats_scored"], 10.0, 300.0)
         if swapped:
-            scores, _ = read_outputs(settings, 0, report["beats_scored"], 10.0, 300.0)
             report["swapped_beats"] = swapped_flagged(swapped, scores, sent_fs(record, args))
     finally:
-        if proc is not None:
+        for proc in procs:
             stop_worker(proc)
     overall = report["ec57"]["overall"]
     minutes = {int(t // 60): round(rss, 1) for t, rss in samples if t % 60 < SAMPLE_S}
     return {"lead": args.lead, "resample": args.resample, "units": args.units,
-            "invert": args.invert, "replay": sent, "worker_alive": alive,
+            "invert": args.invert, "workers": args.workers, "replay": sent,
+            "worker_alive": alive, "drained_beats_per_s": _drained(scores),
             "rss_mb_by_minute": minutes,
             "worker_cpu_s": round(cpu, 2) if cpu is not None else None,
             "worker_cpu_ms_per_beat": (round(1000 * cpu / report["beats_scored"], 3)
@@ -132,6 +141,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "anomalies": report["anomalies"],
             **({"swapped_beats": report["swapped_beats"]} if swapped else {}),
             "logs": str(logs)}
+
+
+def _drained(scores: list[Any]) -> float | None:
+    """Beats published per second, from the first score record's publication to the last."""
+    if len(scores) < 2:
+        return None
+    first = min(s.published_ms for s in scores)
+    span = (max(s.published_ms for s in scores) - first) / 1000
+    return round((len(scores) - 1) / span, 1) if span > 0 else None
 
 
 def _swapped_record(args: argparse.Namespace, logs: Path) -> tuple[Path, list[int]]:
@@ -191,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--swap-lead", default=None,
                         help="variant: normal beats after minute 5 replaced by this lead's")
     parser.add_argument("--swap-beats", type=int, default=30)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes (one consumer group; RSS: the largest one's)")
     parser.add_argument("--drain-s", type=float, default=120.0,
                         help="with --backlog: seconds the worker gets to drain")
     args = parser.parse_args(argv)

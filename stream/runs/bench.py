@@ -8,13 +8,14 @@ import os
 import platform
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from producers.manifest import read_manifest
 from producers.runner import run_replay
 from stream.clients.topics import ensure_topics
 from stream.observe.procstat import Sampler, memory_mb
 from stream.runs.bench_stats import (
+    batch_size_list,
     batch_sizes,
     cpu_seconds_per_1000,
     cpu_share,
@@ -30,6 +31,9 @@ from stream.runs.outputs import read_outputs
 from stream.runs.processes import wait_group_stable
 from stream.settings import Settings
 from stream.wire.schemas import now_ms
+
+if TYPE_CHECKING:
+    from models.detector import Detector
 
 log = logging.getLogger(__name__)
 # latency_steady_ms leaves out beats sent in the replay's first 2 s: the workers' start-up
@@ -166,6 +170,27 @@ def plot(results: list[dict[str, Any]], path: Path) -> Path:
     return path
 
 
+def model_cost(results: list[dict[str, Any]], detector: Detector) -> None:
+    """Add the model's own CPU per 1,000 beats at each run's batch sizes, and the rest.
+
+    ``model_cpu_s_per_1000_beats``: the detector alone on one torch thread, in batches of
+    the sizes the run's workers made (measured here, after the runs, on a quiet machine);
+    ``beyond_model_ms_per_beat``: the workers' CPU per beat minus it (Faust, Redis, decoding,
+    records, Kafka clients: everything but the model).
+    """
+    from models.bench import cpu_seconds_per_1000  # local: torch, keeps --help fast
+
+    for result in results:
+        sizes = batch_size_list(result["_scores"])
+        if not sizes:
+            result["model_cpu_s_per_1000_beats"] = result["beyond_model_ms_per_beat"] = None
+            continue
+        model = round(cpu_seconds_per_1000(detector, sizes), 3)
+        result["model_cpu_s_per_1000_beats"] = model
+        result["beyond_model_ms_per_beat"] = round(
+            result["worker_cpu_s_per_1000_beats"] - model, 3)
+
+
 def _public(result: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in result.items() if not k.startswith("_") and k != "lag"}
 
@@ -205,6 +230,9 @@ def run_bench(settings: Settings, workers: list[int], rate: float, duration: flo
                                checkpoint=ref, model_runtime="torch")
             results.append(run_once(run, workdir, 1, rate, duration, patients, "baseline",
                                     prefill, drain_s=10.0, encoding=encoding))
+    model_cost([*results[: len(workers)], *([hand] if hand else [])],
+               load_detector(settings.checkpoint, runtime=settings.model_runtime,
+                             num_threads=1))
     main = max(results[: len(workers)], key=lambda r: r["throughput_beats_per_s"])
     base = results[-1] if baseline else None
     same = results[workers.index(max(workers))]
@@ -224,6 +252,8 @@ def run_bench(settings: Settings, workers: list[int], rate: float, duration: flo
         "hand_loop_throughput_beats_per_s": hand_beats,
         "hand_loop_cpu_s_per_1000_beats": hand["worker_cpu_s_per_1000_beats"] if hand else None,
         "hand_loop_ratio": _ratio(same["throughput_beats_per_s"], hand_beats),
+        "beyond_model_ms_per_beat": same["beyond_model_ms_per_beat"],
+        "hand_loop_beyond_model_ms_per_beat": hand["beyond_model_ms_per_beat"] if hand else None,
         "backlog_at_end": {r["tag"]: r["backlog_at_end"]
                            for r in [*results, *([hand] if hand else [])]},
         "config": {"workers": workers, "offered_beats_per_s": rate, "duration_s": duration,

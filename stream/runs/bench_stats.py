@@ -11,9 +11,14 @@ import numpy as np
 from stream.wire.schemas import ScoreRecord
 
 
+def batch_size_list(scores: Sequence[ScoreRecord]) -> list[int]:
+    """Size of each micro-batch seen, in order: records sharing (worker, published_ms)."""
+    return list(Counter((s.worker, s.published_ms) for s in scores).values())
+
+
 def batch_sizes(scores: Sequence[ScoreRecord]) -> dict[str, float]:
     """Sizes of the micro-batches seen: records sharing (worker, published_ms) were one batch."""
-    sizes = np.array(list(Counter((s.worker, s.published_ms) for s in scores).values()))
+    sizes = np.array(batch_size_list(scores))
     if sizes.size == 0:
         return {"batches": 0, "mean": 0.0, "p50": 0.0, "p95": 0.0, "max": 0.0}
     return {"batches": int(sizes.size), "mean": round(float(sizes.mean()), 1),

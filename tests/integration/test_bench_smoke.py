@@ -16,7 +16,8 @@ from stream.settings import Settings
 KEYS = {"throughput_beats_per_s", "latency_ms", "lost", "dead_lettered", "peak_rss_mb",
         "baseline_throughput_beats_per_s", "ratio", "config", "machine", "hand_loop",
         "hand_loop_processes", "hand_loop_throughput_beats_per_s",
-        "hand_loop_cpu_s_per_1000_beats", "hand_loop_ratio"}
+        "hand_loop_cpu_s_per_1000_beats", "hand_loop_ratio", "beyond_model_ms_per_beat",
+        "hand_loop_beyond_model_ms_per_beat"}
 
 
 def test_bench_smoke(infra: Settings, tmp_path: Path) -> None:
@@ -48,5 +49,12 @@ def test_bench_smoke(infra: Settings, tmp_path: Path) -> None:
     assert report["hand_loop_ratio"] == round(
         report["throughput_beats_per_s"] / hand["throughput_beats_per_s"], 2)
     assert report["hand_loop_cpu_s_per_1000_beats"] > 0
+    # the model alone at the batch sizes each run saw, and the rest of the workers' CPU
+    for run in (main, hand):
+        assert run["model_cpu_s_per_1000_beats"] > 0
+        assert run["beyond_model_ms_per_beat"] == round(
+            run["worker_cpu_s_per_1000_beats"] - run["model_cpu_s_per_1000_beats"], 3)
+    assert report["beyond_model_ms_per_beat"] == main["beyond_model_ms_per_beat"]
+    assert report["hand_loop_beyond_model_ms_per_beat"] == hand["beyond_model_ms_per_beat"]
     assert (tmp_path / "bench.png").stat().st_size > 10_000
     assert (tmp_path / "bench.json").exists()

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from models.bench import beats_per_second, run_bench
+from models.bench import beats_per_second, cpu_seconds_per_1000, run_bench
 from models.detector import Detector
 from models.network import LstmAutoencoder
 
@@ -22,3 +22,18 @@ def test_run_bench_document_keys():
         ("tiny", 1), ("tiny", 4), ("reference-256-128", 1)]
     ratio = report["best_beats_per_s"] / report["reference_beats_per_s"]
     assert report["ratio"] == pytest.approx(ratio, rel=1e-3)
+
+
+def test_cpu_seconds_per_1000_scores_every_size_and_counts_the_model_only():
+    torch.manual_seed(0)
+    detector = Detector(LstmAutoencoder(140, (8, 4)).eval(), 1.0, "tiny", "torch")
+    seen = []
+    real = detector.score
+    detector.score = lambda beats: seen.append(len(beats)) or real(beats)  # type: ignore[method-assign]
+    cost = cpu_seconds_per_1000(detector, [3, 128, 7], budget_s=0.05)
+    assert cost > 0
+    assert {3, 7, 128} <= set(seen)  # warmed, then cycled in the run's sizes
+    timed = seen[3:]
+    assert timed[:3] == [3, 128, 7] and len(timed) >= 3
+    with pytest.raises(ValueError, match="no batch sizes"):
+        cpu_seconds_per_1000(detector, [])
