@@ -122,7 +122,8 @@ def intake_beats(records: Sequence[RawInput], max_bytes: int, worker: str) -> Be
     ready: dict[int, NDArray[np.float32] | None] = {}
     if regular:
         with np.errstate(all="ignore"):
-            block = znormalize(np.stack([decoded[i][4] for i in regular]))
+            block = znormalize(np.stack([decoded[i][4].astype(np.float32, copy=False)
+                                         for i in regular]))
         finite: list[bool] = np.asarray(np.isfinite(block).all(axis=1)).tolist()
         ready = {i: row if ok else None for i, row, ok in zip(regular, block, finite, strict=True)}
     for i, beat in enumerate(decoded):  # input order: each patient's beats in arrival order
@@ -141,8 +142,12 @@ def intake_beats(records: Sequence[RawInput], max_bytes: int, worker: str) -> Be
 
 
 def _decoded(raw: RawInput, max_bytes: int, worker: str, dead: list[DeadLetter]
-             ) -> tuple[RawInput, str, int, int, NDArray[np.float32]] | None:
-    """One record as (record, patient, seq, sent_ms, float32 samples), or its dead letter."""
+             ) -> tuple[RawInput, str, int, int, NDArray[np.floating]] | None:
+    """One record as (record, patient, seq, sent_ms, samples), or its dead letter.
+
+    Binary samples are float32 as sent; JSON samples are float64 as parsed (a beat that must
+    be resampled is resampled from them; one of 140 samples is made float32 first).
+    """
     value = raw.value
     if value and len(value) <= max_bytes and is_binary(value):
         try:
@@ -157,10 +162,10 @@ def _decoded(raw: RawInput, max_bytes: int, worker: str, dead: list[DeadLetter]
         dead.append(message.model_copy(update={"worker": worker}))
         return None
     return (raw, message.patient, message.seq, message.sent_ms,
-            np.asarray(message.samples, dtype=np.float32))
+            np.asarray(message.samples, dtype=np.float64))
 
 
-def _add(out: BeatIntake, beat: tuple[RawInput, str, int, int, NDArray[np.float32]],
+def _add(out: BeatIntake, beat: tuple[RawInput, str, int, int, NDArray[np.floating]],
          row: NDArray[np.float32] | None, resampled_from: int | None, worker: str) -> None:
     raw, patient, seq, sent, _ = beat
     if row is None:

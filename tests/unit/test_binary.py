@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stream.beats import intake_beats
+from stream.beats import intake_beats, to_model_input
 from stream.wire.binary import encode_beat, encode_frame, is_binary, parse_beat
 from stream.wire.decode import RawInput, decode_beat, decode_frame
 from stream.wire.encode import frame_json, samples_json
@@ -47,6 +47,19 @@ def test_binary_and_json_give_the_model_the_same_input() -> None:
             for v in (text, encode_beat("p1", 41, BEAT, 1234)))
     assert np.array_equal(a, b)
     assert len(encode_beat("p1", 41, BEAT, 1234)) < len(text) / 2
+
+
+def test_intake_resamples_json_beats_from_their_float64_values_in_input_order() -> None:
+    """A JSON beat that is not 140 samples is resampled from the values as sent (float64)."""
+    long = np.random.default_rng(1).standard_normal(181) * 1e-3 + 1.0  # not float32-exact
+    text = json.dumps({"schema": 1, "patient": "p1", "seq": 2, "samples": long.tolist(),
+                       "sent_ms": 5}).encode()
+    records = [raw(encode_beat("p1", 1, BEAT, 4)), raw(text), raw(encode_beat("p1", 3, BEAT, 6))]
+    intake = intake_beats(records, 65536, "w")
+    assert intake.seqs == [1, 2, 3] and intake.resampled_from == [None, 181, None]
+    assert np.array_equal(intake.rows[1], to_model_input(long))
+    assert not np.array_equal(intake.rows[1], to_model_input(long.astype(np.float32)))
+    assert np.array_equal(intake.rows[0], intake.rows[2]) and not intake.dead
 
 
 def test_frame_round_trip() -> None:
