@@ -48,11 +48,12 @@ def cpu_seconds_per_1000(detector: Detector, sizes: Sequence[int], budget_s: flo
                          seed: int = 0) -> float:
     """CPU seconds the model alone takes per 1,000 beats scored in batches of ``sizes``.
 
-    The sizes are cycled (in their order) until the calls took ``budget_s`` of CPU time in
-    all, each call timed by this thread's CPU clock (the detector's one torch thread runs
-    its work on the calling thread); beats are z-normalized noise (the time does not depend
-    on the values). What the worker spends beyond the model is its CPU per 1,000 beats minus
-    this, at the batch sizes its run saw.
+    Sizes are drawn from ``sizes`` (a seeded random order, cycled) until the calls took
+    ``budget_s`` of CPU time in all, so a run of any length costs about that long; each call
+    is timed by this thread's CPU clock (the detector's one torch thread runs its work on
+    the calling thread); beats are random noise (the time does not depend on the values).
+    What the worker spends beyond the model is its CPU per 1,000 beats minus this, at the
+    batch sizes its run saw.
     """
     sizes = [int(n) for n in sizes if n > 0]
     if not sizes:
@@ -62,9 +63,10 @@ def cpu_seconds_per_1000(detector: Detector, sizes: Sequence[int], budget_s: flo
     beats = rng.standard_normal((max(sizes), BEAT_LENGTH)).astype(np.float32)
     for size in sorted(set(sizes)):  # warm every shape first (the worker warmed up too)
         detector.score(beats[:size])
+    order = rng.permutation(len(sizes))
     cpu, scored, i = 0.0, 0, 0
-    while cpu < budget_s or i < len(sizes):
-        size = sizes[i % len(sizes)]
+    while cpu < budget_s:
+        size = sizes[order[i % len(sizes)]]
         started = time.thread_time()
         detector.score(beats[:size])
         cpu += time.thread_time() - started
