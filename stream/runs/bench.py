@@ -230,6 +230,7 @@ def run_bench(settings: Settings, workers: list[int], rate: float, duration: flo
                                checkpoint=ref, model_runtime="torch")
             results.append(run_once(run, workdir, 1, rate, duration, patients, "baseline",
                                     prefill, drain_s=10.0, encoding=encoding))
+    measured = [*results, *([hand] if hand else [])]
     model_cost([*results[: len(workers)], *([hand] if hand else [])],
                load_detector(settings.checkpoint, runtime=settings.model_runtime,
                              num_threads=1))
@@ -242,8 +243,8 @@ def run_bench(settings: Settings, workers: list[int], rate: float, duration: flo
         "latency_ms": main["latency_ms"], "beat_latency_ms": main["beat_latency_ms"],
         "frame_latency_ms": main["frame_latency_ms"],
         "latency_steady_ms": main["latency_steady_ms"],
-        "lost": sum(r["lost"] for r in [*results, *([hand] if hand else [])]),
-        "dead_lettered": sum(r["dead_lettered"] for r in [*results, *([hand] if hand else [])]),
+        "lost": sum(r["lost"] for r in measured),
+        "dead_lettered": sum(r["dead_lettered"] for r in measured),
         "peak_rss_mb": max(r["peak_rss_mb"] for r in results[: len(workers)]),
         "baseline_throughput_beats_per_s": base["throughput_beats_per_s"] if base else None,
         "ratio": _ratio(main["throughput_beats_per_s"],
@@ -254,8 +255,7 @@ def run_bench(settings: Settings, workers: list[int], rate: float, duration: flo
         "hand_loop_ratio": _ratio(same["throughput_beats_per_s"], hand_beats),
         "beyond_model_ms_per_beat": same["beyond_model_ms_per_beat"],
         "hand_loop_beyond_model_ms_per_beat": hand["beyond_model_ms_per_beat"] if hand else None,
-        "backlog_at_end": {r["tag"]: r["backlog_at_end"]
-                           for r in [*results, *([hand] if hand else [])]},
+        "backlog_at_end": {r["tag"]: r["backlog_at_end"] for r in measured},
         "config": {"workers": workers, "offered_beats_per_s": rate, "duration_s": duration,
                    "prefill": prefill, "encoding": encoding,
                    "patients": patients, "partitions": 4, "batch_size": settings.batch_size,
@@ -266,6 +266,6 @@ def run_bench(settings: Settings, workers: list[int], rate: float, duration: flo
         "runs": [_public(r) for r in results],
         "hand_loop": _public(hand) if hand else None,
     }
-    report["plot"] = str(plot([*results, *([hand] if hand else [])], workdir / "bench.png"))
+    report["plot"] = str(plot(measured, workdir / "bench.png"))
     (workdir / "bench.json").write_text(json.dumps(report, indent=2))
     return report

@@ -1,8 +1,9 @@
 """Fast JSON encoding of beat-mode score records, a batch at a time.
 
 The values parse to the same :class:`~stream.wire.schemas.ScoreRecord` as its
-``model_dump_json`` (every field, nulls included; a unit test holds the two equal), at a
-fraction of the cost of building and dumping one pydantic model per beat.
+``model_dump_json`` (every field, nulls included; a unit test holds the two equal). The
+encoding itself costs what pydantic's does (about 2 µs a record); what it saves the hand
+loop is building and validating one pydantic model per beat (about 4 µs).
 """
 
 from __future__ import annotations

@@ -190,23 +190,16 @@ class BatchScorer:
             verdicts, adapt_degraded = await self.adaptation.judge(scored)
         published = now_ms()
         out.unmerged, out.beats = decision.unmerged, scored
-        common = {"model_version": self.model_version, "published_ms": published,
-                  "worker": self.worker}
         out.records = [
-            # Beat mode: the fields continuous mode fills keep their defaults (None), so fewer
-            # are passed and validated.
-            ScoreRecord(patient=b.patient, mode="beat", seq=b.seq, score=s, threshold=t,
-                        threshold_source=src, anomalous=d, anomaly_reason="model" if d else None,
-                        resampled_from=b.resampled_from, degraded=decision.degraded,
-                        sent_ms=b.sent_ms, received_ms=b.received_ms, **common)
-            if b.mode == "beat" and v is None else
             ScoreRecord(patient=b.patient, mode=b.mode, seq=b.seq, onset_sample=b.onset_sample,
                         fiducial_sample=b.fiducial_sample,
                         score=s, threshold=t, threshold_source=src,
-                        **_verdict(d, v), resampled_from=b.resampled_from, **b.rhythm_fields(),
+                        **_verdict(d, v), model_version=self.model_version,
+                        resampled_from=b.resampled_from, **b.rhythm_fields(),
                         degraded=decision.degraded or (adapt_degraded and adapts(b)),
                         sent_ms=b.sent_ms, frame_sent_ms=b.cut_sent_ms,
-                        received_ms=b.received_ms, **common)
+                        received_ms=b.received_ms, published_ms=published,
+                        worker=self.worker)
             for b, s, t, src, d, v in zip(scored, scores.tolist(), decision.thresholds.tolist(),
                                           decision.sources, decision.decisions.tolist(), verdicts,
                                           strict=True)]
